@@ -1,0 +1,189 @@
+"""Microsoft Graph v1.0 reads the portal needs: groups, group users, users and delta rounds (§5)."""
+
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from .errors import (DeltaExpired, GroupNotFound, PermissionDenied, TokenRejected, UnexpectedResponse,
+                     graph_error_code, parse_json)
+from .http import Transport
+from .users import USER_FIELDS, to_entra_user
+
+GROUP_FIELDS = ("id", "displayName", "description", "mail", "groupTypes", "securityEnabled")
+GROUP_DELTA_FIELDS = ("displayName", "members")
+MAX_PAGE_SIZE = 999
+
+READ_GROUPS = "GroupMember.Read.All"
+READ_GROUP_USERS = "GroupMember.Read.All and User.Read.All"
+READ_USERS = "User.Read.All"
+READ_GROUP_CHANGES = "Group.Read.All"
+
+
+@dataclass(frozen=True)
+class DeltaResult:
+    """Everything one delta round reported, and the link that starts the next round."""
+
+    items: list
+    delta_link: str
+
+
+def _search_phrase(query):
+    """`"displayName:query"` with backslashes and double quotes escaped inside the quoted term."""
+    escaped = query.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"displayName:{escaped}"'
+
+
+class GraphClient:
+    """Reads Microsoft Graph with one token provider; `request_count` counts every HTTP attempt made."""
+
+    def __init__(self, graph_url, token_provider, session=None, *, transport=None, retry=None,
+                 sleep=time.sleep, clock=time.monotonic, timeout=(5.0, 60.0)):
+        self.graph_url = graph_url.rstrip("/")
+        self.token_provider = token_provider
+        self.transport = transport or Transport(session, retry=retry, sleep=sleep, clock=clock,
+                                                timeout=timeout)
+
+    @property
+    def request_count(self):
+        """Graph HTTP requests made so far, retries included."""
+        return self.transport.request_count
+
+    def search_groups(self, query, limit=25):
+        """Up to `limit` groups ordered by name whose name has a word starting with `query` (all if empty)."""
+        params = {
+            "$select": ",".join(GROUP_FIELDS),
+            "$orderby": "displayName",
+            "$count": "true",
+            "$top": max(1, min(int(limit), MAX_PAGE_SIZE)),
+        }
+        query = (query or "").strip()
+        if query:
+            params["$search"] = _search_phrase(query)
+        body = self._get(self._url("/groups", params), permission=READ_GROUPS, eventual=True)
+        return self._value(body)
+
+    def get_group(self, group_id):
+        """One group's id, displayName, description, mail, groupTypes and securityEnabled."""
+        path = f"/groups/{quote(group_id, safe='')}"
+        return self._get(self._url(path, {"$select": ",".join(GROUP_FIELDS)}),
+                         permission=READ_GROUPS, group_id=group_id)
+
+    def iter_group_user_pages(self, group_id, fields=USER_FIELDS):
+        """Pages of the group's users, nested groups flattened; raises rather than ending early."""
+        path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
+        params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE, "$count": "true"}
+        for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS,
+                                group_id=group_id, eventual=True):
+            yield self._users(body, fields)
+
+    def fetch_group_users(self, group_id):
+        """Every user of the group as `EntraUser`s: a complete list or an exception."""
+        return [to_entra_user(user) for page in self.iter_group_user_pages(group_id) for user in page]
+
+    def iter_users_pages(self, fields=USER_FIELDS):
+        """Pages of all users of the tenant."""
+        params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE}
+        for body in self._pages(self._url("/users", params), permission=READ_USERS):
+            yield self._users(body, fields)
+
+    def users_delta(self, delta_link=None, fields=USER_FIELDS):
+        """One delta round over users: the changes since `delta_link` (all users when None)."""
+        url = delta_link or self._url("/users/delta", {"$select": ",".join(fields)})
+        return self._delta(url, permission=READ_USERS, merge=False)
+
+    def groups_delta(self, delta_link=None, group_ids=None):
+        """One delta round over groups (direct members only), each group's `members@delta` slices merged."""
+        params = {"$select": ",".join(GROUP_DELTA_FIELDS)}
+        if group_ids:
+            params["$filter"] = " or ".join(f"id eq '{group_id}'" for group_id in group_ids)
+        url = delta_link or self._url("/groups/delta", params)
+        return self._delta(url, permission=READ_GROUP_CHANGES, merge=True)
+
+    def _url(self, path, params):
+        """An absolute Graph URL; OData punctuation stays readable, spaces are %20 (never '+')."""
+        return f"{self.graph_url}{path}?{urlencode(params, safe='$,', quote_via=quote)}"
+
+    def _get(self, url, *, permission, group_id=None, eventual=False):
+        """GET a Graph URL and decode it; after a 401 fetch a new token once, then give up."""
+        headers = {"Accept": "application/json"}
+        if eventual:
+            headers["ConsistencyLevel"] = "eventual"
+        for attempt in (1, 2):
+            headers["Authorization"] = f"Bearer {self.token_provider.access_token()}"
+            response = self.transport.request("GET", url, headers=headers)
+            if response.status_code != 401 or attempt == 2:
+                break
+            self.token_provider.invalidate()
+        if response.status_code == 200:
+            body = parse_json(response.content)
+            if isinstance(body, dict):
+                return body
+        raise self._error(response, permission, group_id)
+
+    @staticmethod
+    def _error(response, permission, group_id):
+        """The typed error for a Graph answer other than 200 with a JSON object."""
+        status = response.status_code
+        code, request_id = graph_error_code(response.content)
+        details = {"code": code, "status": status, "request_id": request_id}
+        if status == 401:
+            return TokenRejected(**details)
+        if status == 403:
+            return PermissionDenied(permission, **details)
+        if status == 404 and group_id is not None:
+            return GroupNotFound(**details)
+        if status == 410 or (code or "").lower() in {"syncstatenotfound", "resyncrequired"}:
+            return DeltaExpired(**details)
+        return UnexpectedResponse(**details)
+
+    def _pages(self, url, **kwargs):
+        """Yield every page body, following `@odata.nextLink` as an opaque URL until it is absent."""
+        while url:
+            body = self._get(url, **kwargs)
+            self._value(body)
+            yield body
+            next_url = body.get("@odata.nextLink")
+            if next_url is not None and (not isinstance(next_url, str) or next_url == url):
+                raise UnexpectedResponse(status=200, code="invalidNextLink")
+            url = next_url
+
+    @staticmethod
+    def _value(body):
+        """The `value` list of a collection page."""
+        value = body.get("value")
+        if not isinstance(value, list):
+            raise UnexpectedResponse(status=200, code="missingValue")
+        return value
+
+    @staticmethod
+    def _users(body, fields):
+        """A page's users; entries without their userPrincipalName mean User.Read.All is missing."""
+        users = body["value"]
+        if "userPrincipalName" in fields and any(user.get("userPrincipalName") is None for user in users):
+            raise PermissionDenied(READ_USERS, status=200, code="propertiesHidden")
+        return users
+
+    def _delta(self, url, *, permission, merge):
+        """Follow a delta round to its `@odata.deltaLink`; a round without one is an error, not a result."""
+        items = []
+        positions = {}
+        delta_link = None
+        for body in self._pages(url, permission=permission):
+            for item in body["value"]:
+                if merge and item.get("id") in positions:
+                    self._merge_group(items[positions[item["id"]]], item)
+                    continue
+                positions[item.get("id")] = len(items)
+                items.append(dict(item))
+            delta_link = body.get("@odata.deltaLink")
+        if not isinstance(delta_link, str):
+            raise UnexpectedResponse(status=200, code="missingDeltaLink")
+        return DeltaResult(items, delta_link)
+
+    @staticmethod
+    def _merge_group(merged, page_item):
+        """Fold one more page's slice of a group into the group seen earlier in the round."""
+        members = merged.get("members@delta", []) + page_item.get("members@delta", [])
+        merged.update(page_item)
+        if members:
+            merged["members@delta"] = members

@@ -1,0 +1,122 @@
+"""Access tokens for Graph: app-only (client credentials) and delegated (refresh token), cached until near expiry."""
+
+import threading
+import time
+from urllib.parse import quote
+
+from .errors import UnexpectedResponse, parse_json, token_error
+from .http import Transport
+
+GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
+DELEGATED_SCOPE = (
+    "offline_access https://graph.microsoft.com/GroupMember.Read.All https://graph.microsoft.com/User.Read.All"
+)
+
+
+def token_url(authority_url, tenant):
+    """The v2.0 token endpoint of `tenant` under `authority_url`."""
+    return f"{authority_url.rstrip('/')}/{quote(tenant, safe='')}/oauth2/v2.0/token"
+
+
+class _CachedTokenProvider:
+    """Keeps one access token until `refresh_margin` seconds before it expires."""
+
+    def __init__(self, token_endpoint, *, transport=None, session=None, clock=time.monotonic,
+                 refresh_margin=300.0):
+        self.token_endpoint = token_endpoint
+        self.transport = transport or Transport(session)
+        self.clock = clock
+        self.refresh_margin = refresh_margin
+        self._access_token = None
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+
+    def access_token(self):
+        """A valid access token, fetched from Microsoft only when the cached one is near expiry."""
+        with self._lock:
+            if self._access_token is None or self.clock() >= self._renew_at:
+                self._store(self._request_token())
+            return self._access_token
+
+    def invalidate(self):
+        """Forget the cached access token, so the next call fetches a new one."""
+        with self._lock:
+            self._access_token = None
+
+    def _form(self):
+        raise NotImplementedError
+
+    def _request_token(self):
+        """POST the grant and return the decoded success body, or raise the §4 typed error."""
+        response = self.transport.request(
+            "POST", self.token_endpoint, data=self._form(), headers={"Accept": "application/json"}
+        )
+        if response.status_code != 200:
+            raise token_error(response.status_code, response.content)
+        body = parse_json(response.content)
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise UnexpectedResponse(status=response.status_code)
+        return body
+
+    def _store(self, body):
+        """Cache the token; a short-lived token is renewed halfway through its life instead."""
+        try:
+            lifetime = float(body.get("expires_in", 3599))
+        except (TypeError, ValueError):
+            lifetime = 0.0
+        self._access_token = body["access_token"]
+        self._renew_at = self.clock() + lifetime - min(self.refresh_margin, lifetime / 2)
+
+
+class AppOnlyTokenProvider(_CachedTokenProvider):
+    """Client credentials grant for one tenant (Method 2, "Create Your Own Enterprise App")."""
+
+    def __init__(self, authority_url, tenant, client_id, client_secret, **kwargs):
+        super().__init__(token_url(authority_url, tenant), **kwargs)
+        self.client_id = client_id
+        self._client_secret = client_secret
+
+    def __repr__(self):
+        return f"AppOnlyTokenProvider(token_endpoint={self.token_endpoint!r}, client_id={self.client_id!r})"
+
+    def _form(self):
+        return {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "scope": GRAPH_DEFAULT_SCOPE,
+        }
+
+
+class DelegatedTokenProvider(_CachedTokenProvider):
+    """Refresh token grant (Method 1, "Connect Microsoft OAuth"); every new refresh token goes to `on_rotate`."""
+
+    def __init__(self, authority_url, client_id, client_secret, refresh_token, on_rotate, *,
+                 tenant="organizations", scope=DELEGATED_SCOPE, **kwargs):
+        super().__init__(token_url(authority_url, tenant), **kwargs)
+        self.client_id = client_id
+        self.scope = scope
+        self.on_rotate = on_rotate
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+
+    def __repr__(self):
+        return f"DelegatedTokenProvider(token_endpoint={self.token_endpoint!r}, client_id={self.client_id!r})"
+
+    def _form(self):
+        return {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token,
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "scope": self.scope,
+        }
+
+    def _request_token(self):
+        """Refresh, then hand the rotated refresh token to the caller before using the access token."""
+        body = super()._request_token()
+        new_refresh_token = body.get("refresh_token")
+        if isinstance(new_refresh_token, str) and new_refresh_token:
+            self._refresh_token = new_refresh_token
+            self.on_rotate(new_refresh_token)
+        return body
