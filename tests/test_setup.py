@@ -1,0 +1,36 @@
+import pytest
+
+from webapp import config
+from webapp.migrations import migrate
+
+
+def test_second_migration_run_is_a_no_op(app):
+    assert migrate() == []
+
+
+def test_production_refuses_to_start_without_secret_key():
+    with pytest.raises(config.ConfigError, match="SECRET_KEY"):
+        config.load({"ENTRA_SYNC_ENV": "production", "ENCRYPTION_KEY": "x"})
+
+
+def test_heroku_postgres_url_is_accepted():
+    settings = config.load({"DATABASE_URL": "postgres://u:p@db.example:5432/app"})
+    assert settings["DATABASE_URL"] == "postgresql://u:p@db.example:5432/app"
+
+
+def test_commands_create_a_team_and_its_leader(runner, app):
+    result = runner.invoke(args=["create-team", "Analysts"])
+    team_id = int(result.output.split()[1].rstrip(":"))
+    result = runner.invoke(args=["create-leader", "Boss@Example.com", "--team", str(team_id)],
+                           input="s3cret-pass\ns3cret-pass\n")
+    assert "boss@example.com now leads team" in result.output
+    client = app.test_client()
+    assert client.post("/login", data={"email": "boss@example.com", "password": "s3cret-pass"}).status_code == 302
+    assert "Analysts" in client.get("/", follow_redirects=True).get_data(as_text=True)
+
+
+def test_demo_data_is_idempotent(runner):
+    first = runner.invoke(args=["demo-data", "--members", "30"])
+    second = runner.invoke(args=["demo-data", "--members", "30"])
+    assert "sign in as leader@demo.example" in first.output
+    assert first.output == second.output

@@ -1,0 +1,88 @@
+"""Entra Team Sync: the Flask application factory."""
+import logging
+import os
+
+import redis
+from flask import Flask, render_template
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from htmx_flask import Htmx
+
+from webapp import config as settings
+from webapp import db, embedded_redis
+from webapp.crypto import SecretBox, development_key
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+htmx = Htmx()
+log = logging.getLogger(__name__)
+
+
+def redis_url(app_config):
+    """REDIS_URL, or the embedded server shared by this instance's processes."""
+    url = app_config.get("REDIS_URL")
+    if not url:
+        url = embedded_redis.shared_url(app_config["INSTANCE_DIR"])
+        os.environ["REDIS_URL"] = url
+    return url
+
+
+def create_app(overrides=None):
+    """Build the portal; tests and commands pass overrides for any setting."""
+    root = settings.ROOT
+    app = Flask(__name__, template_folder=str(root / "templates"), static_folder=str(root / "static"))
+    app.config.update(settings.load())
+    app.config["INSTANCE_DIR"] = settings.INSTANCE
+    app.config.update(overrides or {})
+
+    if not app.config.get("ENCRYPTION_KEY"):
+        app.config["ENCRYPTION_KEY"] = development_key(app.config["INSTANCE_DIR"])
+    app.extensions["secret_box"] = SecretBox(app.config["ENCRYPTION_KEY"])
+    app.config["REDIS_URL"] = redis_url(app.config)
+    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=5)
+
+    database = db.bind(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _open_database():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_database(exc):
+        if not database.is_closed():
+            database.close()
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    csrf.init_app(app)
+    htmx.init_app(app)
+
+    from webapp import auth, members, sync, teams
+
+    for area in (auth, teams, members, sync):
+        app.register_blueprint(area.bp)
+
+    from webapp.cli import register as register_commands
+
+    register_commands(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(error):
+        return render_template("error.html", title="Session expired",
+                               message="The form had expired. Reload the page and try again."), 400
+
+    @app.errorhandler(404)
+    def _not_found(error):
+        return render_template("error.html", title="Not found",
+                               message="There is nothing here, or it is not yours to see."), 404
+
+    @app.errorhandler(redis.ConnectionError)
+    def _redis_down(error):
+        log.error("Redis unreachable: %s", error.__class__.__name__)
+        return render_template("error.html", title="Background service unavailable",
+                               message="The job queue (Redis) cannot be reached right now. Nothing was changed; "
+                                       "try again in a minute, and tell your operator if it persists."), 503
+
+    return app
+

@@ -1,0 +1,55 @@
+"""`flask …` commands: schema migration, teams, leaders, demo data and the demo itself."""
+import click
+
+from webapp.db import database
+from webapp.migrations import migrate
+
+
+def register(app):
+    app.cli.add_command(migrate_command)
+    app.cli.add_command(create_team)
+    app.cli.add_command(create_leader)
+    app.cli.add_command(demo_data)
+
+
+@click.command("migrate")
+def migrate_command():
+    """Bring the database schema up to date (safe to run again)."""
+    applied = migrate()
+    click.echo(f"Applied migrations {applied}." if applied else "Schema is up to date.")
+
+
+@click.command("create-team")
+@click.argument("name")
+def create_team(name):
+    """Create a team and print its id."""
+    from webapp.models import Team
+
+    with database.connection_context():
+        team = Team.create(name=name)
+    click.echo(f"Team {team.id}: {team.name}")
+
+
+@click.command("create-leader")
+@click.argument("email")
+@click.option("--team", "team_id", type=int, required=True, help="Id of the team to lead.")
+@click.option("--name", default="", help="Display name.")
+@click.password_option()
+def create_leader(email, team_id, name, password):
+    """Create (or promote) a user as leader of a team."""
+    from webapp.accounts import make_leader
+
+    with database.connection_context():
+        user = make_leader(email, team_id, password, name=name)
+    click.echo(f"{user.email} now leads team {team_id}.")
+
+
+@click.command("demo-data")
+@click.option("--members", default=40, show_default=True, help="Extra generated members for the demo team.")
+def demo_data(members):
+    """Add the demo team, its leader and members (idempotent)."""
+    from webapp.demo_data import DEMO_LEADER_EMAIL, DEMO_LEADER_PASSWORD, seed_demo
+
+    with database.connection_context():
+        team = seed_demo(members)
+    click.echo(f"Demo team {team.id}; sign in as {DEMO_LEADER_EMAIL} / {DEMO_LEADER_PASSWORD}")

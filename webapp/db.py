@@ -1,0 +1,49 @@
+"""The database handle: one proxy, bound to SQLite or PostgreSQL from DATABASE_URL."""
+from pathlib import Path
+from urllib.parse import urlparse
+
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 10000,
+    "cache_size": -32000,
+}
+
+
+def open_database(url):
+    """A peewee database for the URL; SQLite files get WAL and a busy timeout."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+    return connect(url)
+
+
+def bind(url):
+    """Point the shared proxy at the database named by the URL and return it."""
+    db = open_database(url)
+    database.initialize(db)
+    return db
+
+
+def is_postgres():
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def is_sqlite():
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def describe(url):
+    """The URL without its password, for log lines."""
+    parts = urlparse(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

@@ -1,0 +1,132 @@
+"""The Members page: list, search, edit, remove and restore a team's members."""
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from htmx_flask import request as htmx_request
+
+from webapp.db import database
+from webapp.members.forms import validate_member
+from webapp.models import TeamLeader, User, utcnow
+from webapp.teams import leader_required
+
+bp = Blueprint("members", __name__, url_prefix="/teams/<int:team_id>/members")
+
+RESTORE_DAYS = 30
+
+
+def member_query(team, search):
+    query = User.select().where((User.team == team) & (User.active == True))  # noqa: E712
+    if search:
+        query = query.where(User.name.contains(search) | User.email.contains(search))
+    return query
+
+
+def page_of_members(team, search, page):
+    """One page of members in SQL, plus the total, in two queries."""
+    per_page = current_app.config["MEMBERS_PER_PAGE"]
+    query = member_query(team, search)
+    total = query.count()
+    last_page = max(1, -(-total // per_page))
+    page = min(max(page, 1), last_page)
+    rows = list(query.order_by(User.name, User.id).paginate(page, per_page))
+    return {"members": rows, "total": total, "page": page, "last_page": last_page, "search": search}
+
+
+def leader_ids(team):
+    return {row.user_id for row in TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team)}
+
+
+def _page_args():
+    try:
+        page = int(request.args.get("page", 1))
+    except ValueError:
+        page = 1
+    return request.args.get("q", "").strip(), page
+
+
+def _member_or_404(team, user_id):
+    member = User.get_or_none((User.id == user_id) & (User.team == team) & (User.active == True))  # noqa: E712
+    if member is None:
+        abort(404)
+    return member
+
+
+@bp.get("/")
+@leader_required
+def index(team):
+    search, page = _page_args()
+    context = page_of_members(team, search, page)
+    context.update(team=team, leaders=leader_ids(team))
+    if htmx_request.htmx and htmx_request.htmx.target == "member-list":
+        return render_template("members/_list.html", **context)
+    return render_template("members/index.html", **context)
+
+
+@bp.get("/<int:user_id>")
+@leader_required
+def row(team, user_id):
+    return render_template("members/_row.html", team=team, member=_member_or_404(team, user_id),
+                           leaders=leader_ids(team))
+
+
+@bp.get("/<int:user_id>/edit")
+@leader_required
+def edit(team, user_id):
+    member = _member_or_404(team, user_id)
+    return render_template("members/_edit_row.html", team=team, member=member, values=member.__data__, errors={})
+
+
+@bp.post("/<int:user_id>")
+@leader_required
+def update(team, user_id):
+    member = _member_or_404(team, user_id)
+    values, errors = validate_member(request.form, member)
+    if errors:
+        return render_template("members/_edit_row.html", team=team, member=member, values=values, errors=errors), 422
+    User.update(**values).where(User.id == member.id).execute()
+    member = User.get_by_id(member.id)
+    return render_template("members/_row.html", team=team, member=member, leaders=leader_ids(team),
+                           saved=True)
+
+
+@bp.post("/<int:user_id>/remove")
+@leader_required
+def remove(team, user_id):
+    member = _member_or_404(team, user_id)
+    if member.id in leader_ids(team):
+        return render_template("members/_row.html", team=team, member=member, leaders=leader_ids(team),
+                               row_error="A team leader cannot be removed from the team."), 422
+    User.update(team=None, active=False, removed_at=utcnow(), removed_from_team=team).where(
+        User.id == member.id).execute()
+    if htmx_request.htmx:
+        return render_template("members/_removed_row.html", team=team, member=member)
+    return redirect(url_for("members.index", team_id=team.id), code=303)
+
+
+def removed_query(team):
+    since = utcnow() - dt.timedelta(days=RESTORE_DAYS)
+    return User.select().where((User.removed_from_team == team) & (User.team.is_null())
+                               & (User.removed_at >= since)).order_by(User.removed_at.desc())
+
+
+@bp.get("/removed")
+@leader_required
+def removed(team):
+    _, page = _page_args()
+    query = removed_query(team)
+    per_page = current_app.config["MEMBERS_PER_PAGE"]
+    total = query.count()
+    rows = list(query.paginate(max(page, 1), per_page))
+    return render_template("members/removed.html", team=team, members=rows, total=total,
+                           page=max(page, 1), last_page=max(1, -(-total // per_page)))
+
+
+@bp.post("/<int:user_id>/restore")
+@leader_required
+def restore(team, user_id):
+    with database.atomic():
+        restored = User.update(team=team, active=True, removed_at=None, removed_from_team=None).where(
+            (User.id == user_id) & (User.id.in_(removed_query(team).select(User.id)))).execute()
+    if not restored:
+        abort(404)
+    return redirect(url_for("members.removed", team_id=team.id), code=303)
