@@ -27,10 +27,9 @@ class DeltaResult:
     delta_link: str
 
 
-def _search_phrase(query):
-    """`"displayName:query"` with backslashes and double quotes escaped inside the quoted term."""
-    escaped = query.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"displayName:{escaped}"'
+def _search_term(query):
+    """The query without double quotes and backslashes: no escape is documented, and tokenized search ignores them."""
+    return " ".join(query.replace('"', " ").replace("\\", " ").split())
 
 
 class GraphClient:
@@ -56,9 +55,9 @@ class GraphClient:
             "$count": "true",
             "$top": max(1, min(int(limit), MAX_PAGE_SIZE)),
         }
-        query = (query or "").strip()
-        if query:
-            params["$search"] = _search_phrase(query)
+        term = _search_term(query or "")
+        if term:
+            params["$search"] = f'"displayName:{term}"'
         body = self._get(self._url("/groups", params), permission=READ_GROUPS, eventual=True)
         return self._value(body)
 
