@@ -1,0 +1,173 @@
+"""A team's Entra connection: stored with encrypted secrets, and the Graph client it gives (no Flask: the worker uses it)."""
+import hashlib
+
+from webapp.db import database
+from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, ConnectionExpired, ConsentRequired,
+                              DelegatedTokenProvider, ExpiredClientSecret, GraphClient, InvalidClientSecret,
+                              PermissionDenied, TenantNotFound, TokenRejected)
+from webapp.models import EntraConnection, SyncSettings, utcnow
+
+OAUTH = "oauth"
+ENTERPRISE_APP = "enterprise_app"
+
+# Errors only a team leader can fix (reconnect, new secret, consent): they are kept on the connection.
+NEEDS_LEADER = (ConnectionExpired, TokenRejected, InvalidClientSecret, ExpiredClientSecret, ApplicationNotInTenant,
+                TenantNotFound, ConsentRequired, PermissionDenied)
+SHARED_TOKEN_SECONDS = 600
+TOKEN_LOCK_SECONDS = 30
+
+
+def connection_of(team_id):
+    """The team's EntraConnection, or None."""
+    return EntraConnection.get_or_none(EntraConnection.team == team_id)
+
+
+def portal_app(config):
+    """(client id, client secret) of the portal's own app registration; the fake_entra demo app in demo mode."""
+    if config.get("MS_CLIENT_ID"):
+        return config["MS_CLIENT_ID"], config.get("MS_CLIENT_SECRET")
+    if config.get("DEMO"):
+        from fake_entra import demo
+
+        return demo.PORTAL_CLIENT_ID, demo.PORTAL_CLIENT_SECRET
+    return None, None
+
+
+def clear_sync_group(team_id):
+    """Forget the Sync Group and its user selection (the group belongs to a tenant no longer connected)."""
+    SyncSettings.update(group_id=None, group_name="", selected_user_ids=None, users_delta_link=None,
+                        updated_at=utcnow()).where(SyncSettings.team == team_id).execute()
+
+
+def _replace(team_id, tenant_id, values):
+    """Create or overwrite the team's connection; another tenant than before clears the Sync Group."""
+    values.update(tenant_id=tenant_id, connected_at=utcnow(), error=None)
+    with database.atomic():
+        old = connection_of(team_id)
+        if old is None:
+            EntraConnection.create(team=team_id, **values)
+        else:
+            if old.tenant_id.lower() != tenant_id.lower():
+                clear_sync_group(team_id)
+            EntraConnection.update(**values).where(EntraConnection.id == old.id).execute()
+    return connection_of(team_id)
+
+
+def save_oauth(team_id, tenant_id, tenant_name, refresh_token, secret_box, connected_by=None):
+    """Store a "Connect Microsoft OAuth" connection; `tenant_id` must come from a validated id_token."""
+    return _replace(team_id, tenant_id, {
+        "method": OAUTH, "tenant_name": tenant_name, "client_id": None, "client_secret_encrypted": None,
+        "refresh_token_encrypted": secret_box.encrypt(refresh_token), "connected_by": connected_by})
+
+
+def save_enterprise_app(team_id, tenant_id, client_id, client_secret, secret_box, tenant_name="",
+                        connected_by=None):
+    """Store a "Create Your Own Enterprise App" connection; a None secret keeps the one already saved."""
+    values = {"method": ENTERPRISE_APP, "tenant_name": tenant_name, "client_id": client_id,
+              "refresh_token_encrypted": None, "connected_by": connected_by}
+    if client_secret is not None:
+        values["client_secret_encrypted"] = secret_box.encrypt(client_secret)
+    return _replace(team_id, tenant_id, values)
+
+
+def disconnect(team_id):
+    """Remove the team's connection and, with it, the Sync Group chosen in that tenant."""
+    with database.atomic():
+        EntraConnection.delete().where(EntraConnection.team == team_id).execute()
+        clear_sync_group(team_id)
+
+
+def mark_error(connection_id, message):
+    """Record a problem the team leader must act on (shown on the page until cleared)."""
+    EntraConnection.update(error=message).where(EntraConnection.id == connection_id).execute()
+
+
+def clear_error(connection_id):
+    EntraConnection.update(error=None).where(EntraConnection.id == connection_id).execute()
+
+
+def note_failure(connection, error):
+    """Mark the connection when `error` needs the leader (expired consent, bad secret...); True if it did."""
+    if isinstance(error, NEEDS_LEADER):
+        mark_error(connection.id, error.message)
+        return True
+    return False
+
+
+def store_refresh_token(connection_id, refresh_token, secret_box):
+    """Keep the newest refresh token (every refresh rotates it) encrypted."""
+    EntraConnection.update(refresh_token_encrypted=secret_box.encrypt(refresh_token)).where(
+        EntraConnection.id == connection_id).execute()
+
+
+def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret):
+    """A fresh provider built from the row as it is in the database now."""
+    row = EntraConnection.get_by_id(connection.id)
+    if row.method == ENTERPRISE_APP:
+        return AppOnlyTokenProvider(authority_url, row.tenant_id, row.client_id,
+                                    secret_box.decrypt(row.client_secret_encrypted))
+    if not portal_client_id:
+        raise RuntimeError("MS_CLIENT_ID is not configured")
+    return DelegatedTokenProvider(
+        authority_url, portal_client_id, portal_client_secret, secret_box.decrypt(row.refresh_token_encrypted),
+        lambda token: store_refresh_token(row.id, token, secret_box), tenant=row.tenant_id)
+
+
+class SharedTokenProvider:
+    """Shares a connection's access token between processes through Redis; one process at a time renews it."""
+
+    def __init__(self, redis, key, secret_box, make_provider):
+        self.redis = redis
+        self.key = key
+        self.secret_box = secret_box
+        self.make_provider = make_provider
+
+    def __repr__(self):
+        return f"SharedTokenProvider(key={self.key!r})"
+
+    def _cached(self):
+        value = self.redis.get(self.key)
+        return self.secret_box.decrypt(value.decode()) if value else None
+
+    def access_token(self):
+        """The shared access token; renewing it re-reads the refresh token under a lock, since renewal rotates it."""
+        token = self._cached()
+        if token:
+            return token
+        with self.redis.lock(self.key + ":lock", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=TOKEN_LOCK_SECONDS):
+            token = self._cached()
+            if not token:
+                token = self.make_provider().access_token()
+                self.redis.set(self.key, self.secret_box.encrypt(token), ex=SHARED_TOKEN_SECONDS)
+        return token
+
+    def invalidate(self):
+        self.redis.delete(self.key)
+
+
+def token_key(connection):
+    """Redis key of the shared access token; it changes whenever the connection is saved again."""
+    fingerprint = f"{connection.id}|{connection.method}|{connection.tenant_id}|{connection.client_id}|" \
+                  f"{connection.connected_at.isoformat()}"
+    return "entra:access-token:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+
+
+def graph_client_for(connection, secret_box, authority_url, graph_url, *, portal_client_id=None,
+                     portal_client_secret=None, redis=None, session=None, retry=None):
+    """A GraphClient for the connection: app-only for an enterprise app, delegated (rotating) for OAuth.
+
+    With `redis`, processes share the access token instead of each renewing (and rotating) it.
+    """
+    def make_provider():
+        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret)
+
+    provider = make_provider() if redis is None else SharedTokenProvider(redis, token_key(connection), secret_box,
+                                                                         make_provider)
+    return GraphClient(graph_url, provider, session, retry=retry)
+
+
+def graph_client_from_config(connection, secret_box, config, redis=None, **kwargs):
+    """graph_client_for with the URLs and the portal app taken from the app's settings."""
+    client_id, client_secret = portal_app(config)
+    return graph_client_for(connection, secret_box, config["ENTRA_AUTHORITY_URL"], config["GRAPH_API_URL"],
+                            portal_client_id=client_id, portal_client_secret=client_secret, redis=redis, **kwargs)
