@@ -1,0 +1,49 @@
+"""The two commands of the quick start, needing nothing but Python 3.11+.
+
+    python3 dev.py demo   start the whole product on embedded defaults
+    python3 dev.py test   run the whole test suite
+
+Each creates (or refreshes) the virtual environment in .venv first.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
+def ensure_environment():
+    """Create .venv and install the project with its test extra when pyproject.toml changed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Entra Team Sync needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not (BIN / "python").exists():
+        print("Creating the virtual environment in .venv …", flush=True)
+        venv.create(VENV, with_pip=True)
+    stamp = VENV / ".installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        print("Installing dependencies …", flush=True)
+        pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True)
+        stamp.write_text(wanted)
+
+
+def main(argv):
+    commands = {
+        "demo": [str(BIN / "python"), "-m", "webapp.launcher"],
+        "test": [str(BIN / "python"), "-m", "pytest", "-n", "auto", "-p", "no:cacheprovider"],
+    }
+    if not argv or argv[0] not in commands:
+        sys.exit(__doc__)
+    ensure_environment()
+    os.chdir(ROOT)
+    os.execv(commands[argv[0]][0], commands[argv[0]] + argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,40 @@
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+from webapp.models import User
+
+
+def sign_in(page, live_server, email):
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_leader_signs_in_searches_and_edits_a_member(page, live_server, team, leader, screenshot, database_url):
+    sign_in(page, live_server, leader.email)
+    page.get_by_text("Team Leader").click()
+    page.get_by_role("link", name="Manage Team").click()
+    expect(page.get_by_role("heading", name=team.name)).to_be_visible()
+    expect(page.get_by_text("26 members")).to_be_visible()
+
+    page.get_by_role("searchbox", name="Search members").fill("Member 0000")
+    expect(page.get_by_text("10 members matching")).to_be_visible()
+    row = page.locator("tr", has_text="Member 00004")
+    row.get_by_role("button", name="Edit").click()
+    editing = page.locator("tr.editing")
+    editing.get_by_label("Email").fill("not an email")
+    editing.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("This is not a valid email address.")).to_be_visible()
+
+    editing = page.locator("tr.editing")
+    editing.get_by_label("Name").fill("Grace Hopper")
+    editing.get_by_label("Email").fill("grace@navy.example")
+    editing.get_by_label("Job title").fill("Rear Admiral")
+    editing.get_by_role("button", name="Save").click()
+    expect(page.locator("tr", has_text="Grace Hopper")).to_contain_text("grace@navy.example")
+    if database_url.startswith("sqlite"):
+        screenshot("members")
+
+    saved = User.get(User.email == "grace@navy.example")
+    assert (saved.name, saved.job_title, saved.team_id) == ("Grace Hopper", "Rear Admiral", team.id)

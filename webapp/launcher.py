@@ -1,0 +1,90 @@
+"""`python -m webapp.launcher`: the whole product on embedded defaults, for a first look.
+
+Starts the local Microsoft stand-in (fake_entra with its demo tenant), an embedded Redis,
+then the web server, an RQ worker and the scheduler, and stops them all on Ctrl-C.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from fake_entra import demo
+from fake_entra.testing import FakeEntra
+from webapp import config as settings
+from webapp import embedded_redis
+
+WEB_PORT = int(os.environ.get("PORT", "5000"))
+FAKE_ENTRA_PORT = int(os.environ.get("FAKE_ENTRA_PORT", "5050"))
+
+
+def demo_environment(fake):
+    env = dict(os.environ)
+    env.setdefault("REDIS_URL", embedded_redis.shared_url(settings.INSTANCE))
+    env.update({
+        "ENTRA_SYNC_DEMO": "1",
+        "ENTRA_AUTHORITY_URL": fake.authority_url,
+        "GRAPH_API_URL": fake.graph_url,
+        "MS_CLIENT_ID": demo.PORTAL_CLIENT_ID,
+        "MS_CLIENT_SECRET": demo.PORTAL_CLIENT_SECRET,
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def processes(env):
+    """The Procfile's processes, as this virtual environment runs them."""
+    bin_dir = os.path.dirname(sys.executable)
+    return {
+        "web": [os.path.join(bin_dir, "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{WEB_PORT}",
+                "--workers", "1", "--threads", "8", "--log-level", "warning"],
+        "worker": [os.path.join(bin_dir, "rq"), "worker", "--url", env["REDIS_URL"], "sync"],
+        "scheduler": [os.path.join(bin_dir, "rqscheduler"), "--url", env["REDIS_URL"], "--interval", "10"],
+    }
+
+
+def run(command, env):
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), "--app", "wsgi", *command],
+                   env=env, check=True)
+
+
+def main():
+    with FakeEntra.start(port=FAKE_ENTRA_PORT) as fake:
+        env = demo_environment(fake)
+        run(["migrate"], env)
+        run(["demo-data"], env)
+        children = {name: subprocess.Popen(cmd, env=env) for name, cmd in processes(env).items()}
+        print(f"""
+Entra Team Sync is running at http://127.0.0.1:{WEB_PORT}/
+  Sign in as {demo_leader()}.
+  Microsoft stand-in (fake_entra) at {fake.authority_url}; its demo tenant "{demo.TENANT_NAME}":
+    Connect Microsoft OAuth: sign in at Microsoft's page as {demo.ADMIN_EMAIL} / {demo.USER_PASSWORD}
+    Create Your Own Enterprise App:
+      Tenant ID {demo.TENANT_ID}
+      Client ID {demo.ENTERPRISE_APP_CLIENT_ID}
+      Client Secret {demo.ENTERPRISE_APP_SECRET}
+Press Ctrl-C to stop.
+""", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while all(child.poll() is None for child in children.values()):
+                time.sleep(0.5)
+            stopped = [name for name, child in children.items() if child.poll() is not None]
+            print(f"{', '.join(stopped)} stopped; shutting down.", file=sys.stderr)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children.values():
+                child.terminate()
+            for child in children.values():
+                child.wait(timeout=10)
+
+
+def demo_leader():
+    from webapp.demo_data import DEMO_LEADER_EMAIL, DEMO_LEADER_PASSWORD
+
+    return f"{DEMO_LEADER_EMAIL} / {DEMO_LEADER_PASSWORD}"
+
+
+if __name__ == "__main__":
+    main()
