@@ -1,0 +1,251 @@
+"""Microsoft Graph v1.0 reads: groups, members, users and delta."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from werkzeug.wrappers import Request, Response
+
+from fake_entra import delta
+from fake_entra.directory import (
+    GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE, Tenant,
+)
+from fake_entra.odata import (
+    Cursors, GraphError, Query, Snapshot, decode_skiptoken, matches, next_link, order, parse_query,
+)
+
+GROUP_READ = {"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+              "Directory.ReadWrite.All"}
+USER_READ = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+MEMBER_PROPERTIES = tuple(dict.fromkeys(USER_PROPERTIES + GROUP_PROPERTIES))
+DENIED = "Insufficient privileges to complete the operation."
+
+
+@dataclass
+class Call:
+    """One authenticated Graph request and what it may see."""
+
+    request: Request
+    tenant: Tenant
+    claims: dict
+    permissions: set[str]
+    base_url: str
+    cursors: Cursors
+    generation: str
+
+    def require(self, allowed: set[str]) -> None:
+        """403 unless the token carries one of the permissions."""
+        if not self.permissions & allowed:
+            raise GraphError(403, "Authorization_RequestDenied", DENIED)
+
+    def context(self, fragment: str, select: list[str] | None = None) -> str:
+        """The @odata.context URL of a response."""
+        suffix = f"({','.join(select)})" if select else ""
+        return f"{self.base_url}/$metadata#{fragment}{suffix}"
+
+
+def json_response(body: dict) -> Response:
+    """A Graph JSON response."""
+    return Response(json.dumps(body), 200, content_type="application/json;odata.metadata=minimal")
+
+
+def not_found(object_id: str) -> GraphError:
+    """Graph's 404 for an id this tenant does not hold (doc §5)."""
+    return GraphError(404, "Request_ResourceNotFound",
+                      f"Resource '{object_id}' does not exist or one of its queried reference-property "
+                      "objects are not present.")
+
+
+def project(obj: dict, names) -> dict:
+    """The named properties of an object, missing ones as null."""
+    return {name: obj.get(name) for name in names}
+
+
+def paged(call: Call, build: Callable[[], Snapshot]) -> Response:
+    """Serve one page of a snapshot listing, creating the snapshot on the first page."""
+    token = call.request.args.get("$skiptoken")
+    if token:
+        decoded = decode_skiptoken(token)
+        snapshot = call.cursors.get(decoded[0]) if decoded else None
+        if snapshot is None or snapshot.tenant_id != call.tenant.id:
+            raise GraphError(400, "Directory_ExpiredPageToken",
+                             "The specified page token value has expired and can no longer be included in your request.")
+        key, offset, page = decoded
+    else:
+        snapshot = build()
+        key, offset, page = "", 0, 1
+    top, render = snapshot.extra["top"], snapshot.extra["render"]
+    end = offset + top
+    values = [entry for entry in (render(item) for item in snapshot.items[offset:end]) if entry is not None]
+    body = {"@odata.context": snapshot.context}
+    if snapshot.extra.get("count"):
+        body["@odata.count"] = len(snapshot.items)
+    body["value"] = values
+    if end < len(snapshot.items):
+        key = key or call.cursors.put(snapshot)
+        body["@odata.nextLink"] = next_link(call.request, call.base_url.rsplit("/v1.0", 1)[0], key, end, page + 1)
+    elif "delta_link" in snapshot.extra:
+        body["@odata.deltaLink"] = snapshot.extra["delta_link"]
+    return json_response(body)
+
+
+def user_renderer(call: Call, select: list[str] | None, typed: bool) -> Callable[[str], dict | None]:
+    """Turn a user id into its entry; without User.Read.All only id and @odata.type are filled."""
+    names = select or USER_DEFAULT_SELECT
+    full = bool(call.permissions & USER_READ)
+    users = call.tenant.users
+
+    def render(object_id: str) -> dict | None:
+        user = users.get(object_id)
+        if user is None:
+            return None
+        entry = {"@odata.type": USER_TYPE} if typed else {}
+        if full:
+            entry.update(project(user, names))
+        else:
+            entry.update(dict.fromkeys(names))
+            entry["id"] = object_id
+        return entry
+    return render
+
+
+def member_renderer(call: Call, select: list[str] | None) -> Callable[[str], dict | None]:
+    """Turn any directory object id into a typed entry for member listings."""
+    render_user = user_renderer(call, [n for n in select if n in USER_PROPERTIES] if select else None, True)
+    tenant = call.tenant
+
+    def render(object_id: str) -> dict | None:
+        kind = tenant.member_kind(object_id)
+        if kind == USER_TYPE:
+            return render_user(object_id)
+        if kind == GROUP_TYPE:
+            names = [n for n in select if n in GROUP_PROPERTIES] if select else GROUP_PROPERTIES
+            return {"@odata.type": GROUP_TYPE, **project(tenant.groups[object_id], names)}
+        if kind is None:
+            return None
+        other = tenant.others[object_id]
+        names = select or ("id", "displayName")
+        return {"@odata.type": kind, **{n: other[n] for n in names if n in other}, "id": object_id}
+    return render
+
+
+def snapshot(call: Call, objects: list[dict], query: Query, context: str, render) -> Snapshot:
+    """Filter, order and freeze a listing."""
+    chosen = order([o for o in objects if matches(o, query)], query)
+    return Snapshot(call.tenant.id, [o["id"] for o in chosen], context,
+                    {"top": query.top, "count": query.count, "render": render})
+
+
+def list_groups(call: Call) -> Response:
+    """GET /groups."""
+    call.require(GROUP_READ)
+
+    def build() -> Snapshot:
+        query = parse_query(call.request, GROUP_PROPERTIES)
+        names = query.select or GROUP_PROPERTIES
+        groups = call.tenant.groups
+        return snapshot(call, list(groups.values()), query, call.context("groups", query.select),
+                        lambda gid: project(groups[gid], names) if gid in groups else None)
+    return paged(call, build)
+
+
+def get_group(call: Call, group_id: str) -> Response:
+    """GET /groups/{id}."""
+    call.require(GROUP_READ)
+    group = call.tenant.groups.get(group_id)
+    if group is None:
+        raise not_found(group_id)
+    query = parse_query(call.request, GROUP_PROPERTIES)
+    body = {"@odata.context": call.context("groups", query.select) + "/$entity"}
+    body.update(project(group, query.select or GROUP_PROPERTIES))
+    return json_response(body)
+
+
+def list_members(call: Call, group_id: str, transitive: bool = False, users_only: bool = False) -> Response:
+    """GET /groups/{id}/members, /transitiveMembers and their microsoft.graph.user casts."""
+    call.require(GROUP_READ)
+    tenant = call.tenant
+
+    def build() -> Snapshot:
+        if group_id not in tenant.groups:
+            raise not_found(group_id)
+        query = parse_query(call.request, USER_PROPERTIES if users_only else MEMBER_PROPERTIES)
+        found = tenant.transitive_members(group_id) if transitive else dict(tenant.members[group_id])
+        if users_only:
+            objects = [tenant.users[i] for i, kind in found.items() if kind == USER_TYPE]
+            return snapshot(call, objects, query, call.context("users", query.select),
+                            user_renderer(call, query.select, False))
+        objects = [tenant.users.get(i) or tenant.groups.get(i) or tenant.others[i] for i in found]
+        return snapshot(call, objects, query, call.context("directoryObjects", query.select),
+                        member_renderer(call, query.select))
+    return paged(call, build)
+
+
+def list_users(call: Call) -> Response:
+    """GET /users."""
+    call.require(USER_READ)
+
+    def build() -> Snapshot:
+        query = parse_query(call.request, USER_PROPERTIES)
+        return snapshot(call, list(call.tenant.users.values()), query, call.context("users", query.select),
+                        user_renderer(call, query.select, False))
+    return paged(call, build)
+
+
+def get_user(call: Call, user_id: str) -> Response:
+    """GET /users/{id} (by id or userPrincipalName)."""
+    if call.claims.get("oid") != user_id:
+        call.require(USER_READ)
+    tenant = call.tenant
+    user = tenant.users.get(user_id) or tenant.users.get(tenant.by_login.get(user_id.lower(), ""))
+    if user is None:
+        raise not_found(user_id)
+    query = parse_query(call.request, USER_PROPERTIES)
+    body = {"@odata.context": call.context("users", query.select) + "/$entity"}
+    body.update(project(user, query.select or USER_DEFAULT_SELECT))
+    return json_response(body)
+
+
+def users_delta(call: Call) -> Response:
+    """GET /users/delta."""
+    call.require(USER_READ)
+    return paged(call, lambda: delta.users_snapshot(call))
+
+
+def groups_delta(call: Call) -> Response:
+    """GET /groups/delta."""
+    call.require(GROUP_READ)
+    return paged(call, lambda: delta.groups_snapshot(call))
+
+
+ROUTES = {
+    "/groups": list_groups,
+    "/groups/delta": groups_delta,
+    "/groups/{id}": get_group,
+    "/groups/{id}/members": list_members,
+    "/groups/{id}/members/microsoft.graph.user": lambda c, gid: list_members(c, gid, users_only=True),
+    "/groups/{id}/transitiveMembers": lambda c, gid: list_members(c, gid, transitive=True),
+    "/groups/{id}/transitiveMembers/microsoft.graph.user":
+        lambda c, gid: list_members(c, gid, transitive=True, users_only=True),
+    "/users": list_users,
+    "/users/delta": users_delta,
+    "/users/{id}": get_user,
+}
+# Resource units per request (doc §6), before the $select/$top adjustments.
+COSTS = {"/users": 2, "/groups/{id}/members": 3, "/groups/{id}/members/microsoft.graph.user": 3,
+         "/groups/{id}/transitiveMembers": 5, "/groups/{id}/transitiveMembers/microsoft.graph.user": 5}
+
+
+def resource_units(route: str, request: Request) -> int:
+    """The throttling cost Graph would charge for a request."""
+    cost = COSTS.get(route, 1)
+    if "$select" in request.args:
+        cost -= 1
+    top = request.args.get("$top", "")
+    if top.isdigit() and int(top) < 20:
+        cost -= 1
+    if "$expand" in request.args:
+        cost += 1
+    return max(cost, 1)

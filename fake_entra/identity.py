@@ -1,0 +1,258 @@
+"""login.microsoftonline.com: discovery, keys and the token endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from werkzeug.wrappers import Request, Response
+
+from fake_entra.directory import App, Directory, Tenant
+from fake_entra.tokens import Grant, TokenService, pkce_matches
+
+SPECIAL_TENANTS = ("common", "organizations", "consumers")
+GRAPH_RESOURCE = "https://graph.microsoft.com/"
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+GRAPH_PERMISSIONS = {
+    "User.Read", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "User.Export.All",
+    "GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
+
+
+class TokenError(Exception):
+    """An error answered with the token endpoint's body (doc §4)."""
+
+    def __init__(self, status: int, error: str, code: int, text: str, suberror: str | None = None):
+        super().__init__(text)
+        self.status, self.error, self.code, self.text, self.suberror = status, error, code, text, suberror
+
+
+class ScopeError(ValueError):
+    """A scope the emulator does not know."""
+
+
+def token_error_response(authority: str, err: TokenError) -> Response:
+    """Microsoft's token error body with trace and correlation ids."""
+    stamp = datetime.now(timezone.utc)
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    shown = stamp.strftime("%Y-%m-%d %H:%M:%SZ")
+    body = {
+        "error": err.error,
+        "error_description": f"AADSTS{err.code}: {err.text}\r\nTrace ID: {trace}\r\n"
+                             f"Correlation ID: {correlation}\r\nTimestamp: {shown}",
+        "error_codes": [err.code], "timestamp": shown, "trace_id": trace, "correlation_id": correlation,
+        "error_uri": f"{authority}/error?code={err.code}",
+    }
+    if err.suberror:
+        body["suberror"] = err.suberror
+    return Response(json.dumps(body), err.status, content_type="application/json; charset=utf-8")
+
+
+def parse_scopes(raw: str) -> tuple[list[str], list[str], bool]:
+    """Split a scope string into OIDC scopes, Graph permission names and whether .default was asked."""
+    oidc, graph, default = [], [], False
+    for scope in raw.split():
+        if scope in OIDC_SCOPES:
+            oidc.append(scope)
+            continue
+        name = scope[len(GRAPH_RESOURCE):] if scope.startswith(GRAPH_RESOURCE) else scope
+        if name == ".default" and scope != name:
+            default = True
+        elif name in GRAPH_PERMISSIONS:
+            graph.append(name)
+        else:
+            raise ScopeError(scope)
+    return oidc, graph, default
+
+
+def needs_admin(permission: str) -> bool:
+    """Delegated *.All permissions need an administrator's consent."""
+    return permission.endswith(".All")
+
+
+def granted_delegated(tenant: Tenant, client_id: str, user_id: str) -> set[str]:
+    """Delegated permissions an app holds for a user: org-wide plus the user's own consent."""
+    consent = tenant.consents.get(client_id)
+    if consent is None:
+        return set()
+    return consent.delegated | consent.user_delegated.get(user_id, set())
+
+
+def discovery(authority: str, directory: Directory, tenant_name: str) -> dict | None:
+    """The OpenID configuration of a tenant or of organizations/common."""
+    if tenant_name.lower() in SPECIAL_TENANTS:
+        issuer_tenant = "{tenantid}"
+    else:
+        tenant = directory.find_tenant(tenant_name)
+        if tenant is None:
+            return None
+        issuer_tenant = tenant.id
+    base = f"{authority}/{tenant_name}"
+    return {
+        "token_endpoint": f"{base}/oauth2/v2.0/token",
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": f"{base}/discovery/v2.0/keys",
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": f"{authority}/{issuer_tenant}/v2.0",
+        "request_uri_parameter_supported": False,
+        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+        "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "preferred_username",
+                             "name", "tid", "ver", "oid", "email"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "microsoftonline.com",
+    }
+
+
+@dataclass
+class TokenEndpoint:
+    """POST {authority}/{tenant}/oauth2/v2.0/token."""
+
+    directory: Directory
+    tokens: TokenService
+
+    def handle(self, authority: str, tenant_name: str, request: Request) -> Response:
+        """Answer one token request, successful or with Microsoft's error body."""
+        try:
+            with self.directory.lock:
+                body = self.exchange(authority, tenant_name, request)
+        except TokenError as err:
+            return token_error_response(authority, err)
+        return Response(json.dumps(body), 200, content_type="application/json; charset=utf-8",
+                        headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+
+    def exchange(self, authority: str, tenant_name: str, request: Request) -> dict:
+        """Authenticate the client and run its grant."""
+        form = request.form
+        special = tenant_name.lower() in SPECIAL_TENANTS
+        tenant = None if special else self.directory.find_tenant(tenant_name)
+        if not special and tenant is None:
+            raise TokenError(400, "invalid_tenant", 90002,
+                             f"Tenant '{tenant_name}' not found. Check to make sure you have the correct tenant ID "
+                             "and are signing into the correct cloud.")
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if request.authorization and request.authorization.type == "basic":
+            client_id, secret = request.authorization.username, request.authorization.password
+        grant_type = form.get("grant_type")
+        for name, value in (("grant_type", grant_type), ("client_id", client_id)):
+            if not value:
+                raise TokenError(400, "invalid_request", 900144,
+                                 f"The request body must contain the following parameter: '{name}'.")
+        if grant_type == "client_credentials":
+            return self.client_credentials(authority, tenant_name, tenant, client_id, secret, form.get("scope"))
+        if grant_type not in ("authorization_code", "refresh_token"):
+            raise TokenError(400, "unsupported_grant_type", 70003,
+                             f"The app requested an unsupported grant type '{grant_type}'.")
+        app = self.authenticate(tenant_name, tenant, client_id, secret)
+        if grant_type == "authorization_code":
+            grant = self.redeem_code(app, form)
+        else:
+            grant = self.tokens.use_refresh_token(form.get("refresh_token", ""))
+            if grant is None or grant.client_id != app.client_id:
+                raise TokenError(400, "invalid_grant", 700082,
+                                 "The refresh token has expired or has been revoked. Sign in again.")
+        return self.delegated_tokens(authority, app, grant)
+
+    def authenticate(self, tenant_name: str, tenant: Tenant | None, client_id: str, secret: str | None,
+                     app_only: bool = False) -> App:
+        """The app registration behind a client id and secret, or the matching AADSTS error."""
+        app = self.directory.apps.get(client_id)
+        visible = app is not None and (
+            tenant is None or app.home_tenant_id == tenant.id
+            or (app.multi_tenant and (not app_only or client_id in tenant.consents)))
+        if not visible:
+            where = tenant.id if tenant else tenant_name
+            raise TokenError(400, "unauthorized_client", 700016,
+                             f"Application with identifier '{client_id}' was not found in the directory '{where}'. "
+                             "This can happen if the application has not been installed by the administrator of "
+                             "the tenant or consented to by any user in the tenant. You may have sent your "
+                             "authentication request to the wrong tenant.")
+        if not secret:
+            raise TokenError(401, "invalid_client", 7000218,
+                             "The request body must contain the following parameter: 'client_assertion' or "
+                             "'client_secret'.")
+        match = next((s for s in app.secrets if s.value == secret), None)
+        if match is None:
+            raise TokenError(401, "invalid_client", 7000215,
+                             "Invalid client secret provided. Ensure the secret being sent in the request is the "
+                             f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.")
+        if match.expires < time.time():
+            raise TokenError(401, "invalid_client", 7000222,
+                             f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure "
+                             "portal to create new keys for your app: https://aka.ms/NewClientSecret.")
+        return app
+
+    def client_credentials(self, authority: str, tenant_name: str, tenant: Tenant | None, client_id: str,
+                           secret: str | None, scope: str | None) -> dict:
+        """App-only token; roles come from the permissions granted in this tenant."""
+        if tenant is None:
+            raise TokenError(400, "invalid_request", 50059,
+                             "No tenant-identifying information found in either the request or implied by any "
+                             "provided credentials.")
+        self.authenticate(tenant_name, tenant, client_id, secret, app_only=True)
+        if not scope:
+            raise TokenError(400, "invalid_request", 900144,
+                             "The request body must contain the following parameter: 'scope'.")
+        if scope.strip() not in (GRAPH_RESOURCE + ".default", "00000003-0000-0000-c000-000000000000/.default"):
+            raise TokenError(400, "invalid_scope", 70011,
+                             f"The provided request must include a 'scope' input parameter. The provided value for "
+                             f"the input parameter 'scope' is not valid. The scope {scope} is not valid.")
+        consent = tenant.consents.get(client_id)
+        roles = sorted(consent.application) if consent else []
+        access = self.tokens.access_token(authority, tenant.id, client_id, roles=roles)
+        lifetime = int(self.tokens.lifetimes.access)
+        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access}
+
+    def redeem_code(self, app: App, form) -> Grant:
+        """The grant behind a single-use code after checking redirect URI and PKCE."""
+        grant = self.tokens.redeem_code(form.get("code", ""))
+        if grant is None or grant.client_id != app.client_id:
+            raise TokenError(400, "invalid_grant", 70008,
+                             "The provided authorization code or refresh token has expired due to inactivity or "
+                             "was already redeemed. Send a new interactive authorization request for this user "
+                             "and resource.")
+        if form.get("redirect_uri") != grant.redirect_uri:
+            raise TokenError(400, "invalid_grant", 500112,
+                             "The reply address does not match the reply address provided when requesting the "
+                             "authorization code.")
+        if grant.code_challenge and not pkce_matches(form.get("code_verifier", ""), grant.code_challenge,
+                                                     grant.code_challenge_method):
+            raise TokenError(400, "invalid_grant", 501481,
+                             "The Code_Verifier does not match the code_challenge supplied in the authorization "
+                             "request.")
+        return grant
+
+    def delegated_tokens(self, authority: str, app: App, grant: Grant) -> dict:
+        """Access, refresh and id tokens for a signed-in user, if consent and account still allow it."""
+        tenant = self.directory.tenants.get(grant.tenant_id)
+        user = tenant.users.get(grant.user_id) if tenant else None
+        if user is None or not user["accountEnabled"]:
+            raise TokenError(400, "invalid_grant", 50057, "The user account is disabled or was deleted.")
+        permissions = [s for s in grant.scopes if s not in OIDC_SCOPES]
+        if not set(permissions) <= granted_delegated(tenant, app.client_id, user["id"]):
+            raise TokenError(400, "invalid_grant", 65001,
+                             f"The user or administrator has not consented to use the application with ID "
+                             f"'{app.client_id}' named '{app.display_name}'. Send an interactive authorization "
+                             "request for this user and resource.", suberror="consent_required")
+        oidc = [s for s in grant.scopes if s in OIDC_SCOPES]
+        lifetime = int(self.tokens.lifetimes.access)
+        body = {
+            "token_type": "Bearer",
+            "scope": " ".join([GRAPH_RESOURCE + p for p in permissions] + [s for s in oidc if s != "offline_access"]),
+            "expires_in": lifetime, "ext_expires_in": lifetime,
+            "access_token": self.tokens.access_token(authority, tenant.id, app.client_id, user=user,
+                                                     scopes=permissions + [s for s in oidc if s != "offline_access"]),
+        }
+        if "offline_access" in oidc:
+            body["refresh_token"] = self.tokens.issue_refresh_token(grant)
+        if "openid" in oidc:
+            body["id_token"] = self.tokens.id_token(authority, tenant.id, app.client_id, user, grant.nonce)
+        return body

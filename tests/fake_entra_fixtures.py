@@ -1,0 +1,21 @@
+"""Pytest plugin: one fake_entra subprocess per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fake_entra.testing import FakeEntra
+
+
+@pytest.fixture(scope="session")
+def fake_entra_server():
+    """The running emulator with the demo data set, shared by a whole session."""
+    with FakeEntra.start() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_entra(fake_entra_server):
+    """The emulator reset to its initial data, without faults, tokens or counts."""
+    fake_entra_server.control.reset()
+    return fake_entra_server
