@@ -27,6 +27,7 @@ RULES = Map([
     Rule("/_fake/refresh-tokens/revoke", endpoint="revoke_refresh_tokens", methods=["POST"]),
     Rule("/_fake/tenants", endpoint="list_tenants", methods=["GET"]),
     Rule("/_fake/tenants", endpoint="create_tenant", methods=["POST"]),
+    Rule("/_fake/generated", endpoint="generated", methods=["GET"]),
     Rule("/_fake/tenants/<tenant>/users", endpoint="add_user", methods=["POST"]),
     Rule("/_fake/tenants/<tenant>/users/<object_id>", endpoint="update_user", methods=["PATCH"]),
     Rule("/_fake/tenants/<tenant>/users/<object_id>", endpoint="remove_object", methods=["DELETE"]),
@@ -129,6 +130,10 @@ class Control:
         """Every tenant with its size."""
         return [{"tenant_id": t.id, "domain": t.domain, "name": t.display_name, "users": len(t.users),
                  "groups": len(t.groups)} for t in self.emulator.directory.tenants.values()]
+
+    def generated(self, data):
+        """Ids and credentials of the tenant generated at start-up (--seed), if any."""
+        return self.emulator.generated
 
     def create_tenant(self, data):
         """Generate a tenant: {seed, users, groups, big_group_size, name, domain}."""

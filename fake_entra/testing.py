@@ -202,8 +202,7 @@ class FakeEntra:
             raise RuntimeError(f"fake_entra failed to start (exit code {process.wait()})")
         base_url = line.split()[-1]
         requests.get(f"{base_url}/_fake/health", timeout=timeout).raise_for_status()
-        generated = [t for t in requests.get(f"{base_url}/_fake/tenants", timeout=timeout).json()
-                     if t["tenant_id"] not in (demo.TENANT_ID, demo.FABRIKAM_TENANT_ID)]
+        generated = requests.get(f"{base_url}/_fake/generated", timeout=timeout).json()
         return cls(process, base_url, generated)
 
     @classmethod

@@ -1,0 +1,48 @@
+"""Injected throttling, outages, slow and failing pages."""
+
+import time
+
+import requests
+
+from fake_entra import demo
+
+from .helpers import graph_get
+
+MEMBERS = f"/groups/{demo.group_id('Training')}/transitiveMembers/microsoft.graph.user?$top=5"
+
+
+def test_throttling_with_fractional_retry_after(fake_entra):
+    token = fake_entra.app_token()
+    fake_entra.control.inject(429, retry_after=1.5, count=2, path="/transitiveMembers")
+    assert graph_get(fake_entra, "/groups", token).status_code == 200
+    for _ in range(2):
+        response = graph_get(fake_entra, MEMBERS, token)
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == "1.5"
+        assert response.json()["error"]["code"] == "TooManyRequests"
+    assert graph_get(fake_entra, MEMBERS, token).status_code == 200
+    assert fake_entra.control.counts()["GET /groups/{id}/transitiveMembers/microsoft.graph.user"] == 3
+
+
+def test_failure_on_a_given_page(fake_entra):
+    token = fake_entra.app_token()
+    fake_entra.control.inject(503, page=3, path="/transitiveMembers")
+    first = graph_get(fake_entra, MEMBERS, token).json()
+    second = graph_get(fake_entra, first["@odata.nextLink"], token).json()
+    failed = graph_get(fake_entra, second["@odata.nextLink"], token)
+    assert failed.status_code == 503 and "Retry-After" not in failed.headers
+    assert graph_get(fake_entra, second["@odata.nextLink"], token).status_code == 200
+
+
+def test_slow_responses_and_token_endpoint_faults(fake_entra):
+    fake_entra.control.inject(delay=0.3, path="/groups")
+    token = fake_entra.app_token()
+    started = time.monotonic()
+    assert graph_get(fake_entra, "/groups", token).status_code == 200
+    assert time.monotonic() - started >= 0.3
+    fake_entra.control.inject(503, retry_after=2, path="/oauth2/v2.0/token")
+    response = requests.post(fake_entra.token_url(), data={"grant_type": "client_credentials"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+    assert [f["hits"] for f in fake_entra.control.faults()] == [1, 1]
+    fake_entra.control.reset()
+    assert fake_entra.control.faults() == []
