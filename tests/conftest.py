@@ -14,6 +14,8 @@ from webapp.db import database
 from webapp.migrations import migrate
 from webapp.models import ALL_MODELS, Team, User
 
+pytest_plugins = ["tests.fake_entra_fixtures"]
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 ENCRYPTION_KEY = Fernet.generate_key().decode()

@@ -48,6 +48,7 @@ def load(environ=None):
         "ENTERPRISE_APP_SYNC_MINUTES": int(env.get("ENTERPRISE_APP_SYNC_MINUTES", str(24 * 60))),
         "DELETION_GUARD_PERCENT": float(env.get("DELETION_GUARD_PERCENT", "10")),
         "DELETION_GUARD_MINIMUM": int(env.get("DELETION_GUARD_MINIMUM", "25")),
+        "SYNC_LOCK_SECONDS": int(env.get("SYNC_LOCK_SECONDS", "30")),
         "MEMBERS_PER_PAGE": int(env.get("MEMBERS_PER_PAGE", "50")),
         "LOGIN_ATTEMPTS_PER_15_MINUTES": int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES", "10")),
         "SESSION_COOKIE_SECURE": production,

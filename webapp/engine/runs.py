@@ -1,0 +1,91 @@
+"""Starting a team's sync run once, and noticing runs whose worker stopped."""
+
+import logging
+
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from webapp.db import database
+from webapp.models import SyncRun, SyncSettings, utcnow
+
+QUEUE = "sync"
+JOB = "worker.jobs.sync_team"
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "needs_review")
+JOB_TIMEOUT = 3 * 3600
+ENQUEUE_LOCK_SECONDS = 30
+WORKER_STOPPED = "The worker stopped before the sync finished; the next run will complete it."
+JOB_LOST = "The queued sync was lost before a worker started it."
+
+log = logging.getLogger(__name__)
+
+
+def team_lock_key(team_id):
+    """The Redis key a running sync of the team holds, its value the run id."""
+    return f"entra-sync:team:{team_id}:running"
+
+
+def job_id_for(run_id):
+    return f"sync-run-{run_id}"
+
+
+def _job_gone(run, connection):
+    """Whether the RQ job of a queued run can no longer start."""
+    try:
+        status = Job.fetch(run.job_id, connection=connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return True
+    return status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
+def fail_run(run_id, message):
+    """Record that a run ended without finishing, unless it already ended."""
+    return SyncRun.update(status="failed", error=message, finished_at=utcnow(), progress="").where(
+        (SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
+
+
+def reap_stale_runs(team_id, connection):
+    """Fail the team's runs whose worker stopped (lock expired) or whose job vanished; returns how many."""
+    holder = connection.get(team_lock_key(team_id))
+    holder = int(holder) if holder else None
+    reaped = 0
+    for run in SyncRun.select().where((SyncRun.team == team_id) & SyncRun.status.in_(ACTIVE)):
+        if run.id == holder:
+            continue
+        if run.status == "running":
+            reaped += fail_run(run.id, WORKER_STOPPED)
+        elif _job_gone(run, connection):
+            reaped += fail_run(run.id, JOB_LOST)
+    return reaped
+
+
+def active_run(team_id):
+    """The team's queued or running run, if any."""
+    return (SyncRun.select().where((SyncRun.team == team_id) & SyncRun.status.in_(ACTIVE))
+            .order_by(SyncRun.id.desc()).first())
+
+
+def start_sync(team_id, trigger, connection, reviewed_run_id=None):
+    """Queue a sync of the team, or return the run already queued or running: never two at once."""
+    with connection.lock(f"entra-sync:team:{team_id}:enqueue", timeout=ENQUEUE_LOCK_SECONDS,
+                         blocking_timeout=ENQUEUE_LOCK_SECONDS):
+        reap_stale_runs(team_id, connection)
+        run = active_run(team_id)
+        if run is not None:
+            return run
+        settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
+        with database.atomic():
+            run = SyncRun.create(team=team_id, trigger=trigger, status="queued",
+                                 group_id=settings.group_id if settings else None)
+            run.job_id = job_id_for(run.id)
+            run.save()
+        try:
+            Queue(QUEUE, connection=connection).enqueue(
+                JOB, team_id, run.id, reviewed_run_id, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
+                result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"sync team {team_id} (run {run.id})")
+        except Exception:
+            fail_run(run.id, JOB_LOST)
+            raise
+    log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger)
+    return run

@@ -1,0 +1,56 @@
+"""Loading the team side of a sync in bulk: members, leaders and the other users the group can match."""
+
+from webapp.engine.reconcile import PlatformUser, TeamSide
+from webapp.models import TeamLeader, User
+
+CHUNK = 900
+
+FIELDS = (User.id, User.email, User.name, User.job_title, User.department, User.team, User.active,
+          User.entra_tenant_id, User.entra_object_id, User.synced_by_team)
+
+
+def chunks(items, size=CHUNK):
+    """Consecutive slices of a list."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _users(query):
+    return [PlatformUser(*row) for row in query.tuples()]
+
+
+def load_members(team_id):
+    """Every user of the team, in one query."""
+    return _users(User.select(*FIELDS).where(User.team == team_id))
+
+
+def load_leader_ids(team_id):
+    return {row[0] for row in TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team_id).tuples()}
+
+
+def _outside(team_id):
+    return User.team.is_null() | (User.team != team_id)
+
+
+def load_others(team_id, tenant_id, entra_users, members):
+    """Users outside the team matching the group by object id or email: chunked IN queries, none for known users."""
+    side = TeamSide(members, tenant_id)
+    found = {}
+    unknown_ids = [user.object_id for user in entra_users if user.object_id not in side.by_object_id]
+    for ids in chunks(unknown_ids):
+        for user in _users(User.select(*FIELDS).where(
+                _outside(team_id) & (User.entra_tenant_id == tenant_id) & User.entra_object_id.in_(ids))):
+            found[user.id] = user
+    by_object_id = {user.entra_object_id: user for user in found.values()}
+    emails = set()
+    for entra_user in entra_users:
+        if not entra_user.email:
+            continue
+        email = entra_user.email.lower()
+        matched = side.by_object_id.get(entra_user.object_id) or by_object_id.get(entra_user.object_id)
+        if (matched is None or matched.email != email) and email not in side.by_email:
+            emails.add(email)
+    for batch in chunks(sorted(emails)):
+        for user in _users(User.select(*FIELDS).where(_outside(team_id) & User.email.in_(batch))):
+            found[user.id] = user
+    return list(found.values())

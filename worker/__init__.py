@@ -1,0 +1,1 @@
+"""Background jobs (RQ) and the periodic schedule."""

@@ -1,0 +1,195 @@
+"""RQ jobs: a team's sync run and the scheduler's tick; they take ids and build their own context."""
+
+import logging
+import threading
+
+import redis as redis_lib
+from peewee import fn
+from redis.exceptions import LockError, RedisError
+from rq import get_current_job
+
+from webapp import config as settings_module
+from webapp import db
+from webapp.connections import connection_of, graph_client_from_config, note_failure
+from webapp.crypto import SecretBox, development_key
+from webapp.db import database
+from webapp.engine import sync
+from webapp.engine.runs import WORKER_STOPPED, active_run, fail_run, reap_stale_runs, start_sync, team_lock_key
+from webapp.microsoft import MicrosoftError
+from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
+from worker.schedule import TeamState, due_teams, interval_minutes, next_sync_after
+
+log = logging.getLogger(__name__)
+
+ANOTHER_RUN = "Another sync of this team was already running."
+NOT_CONNECTED = "The team is not connected to Microsoft: connect it on the Azure Entra Sync page."
+UNEXPECTED = "The sync stopped on an unexpected error; nothing more was changed. It will be tried again."
+LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long); nothing more was changed."
+COUNT_FIELDS = ("added", "created", "updated", "removed", "skipped_other_team", "skipped_disabled")
+
+
+class LockLost(Exception):
+    """The team lock expired while the run was still working."""
+
+
+class TeamLock:
+    """The team's Redis lock, valued with the run id, renewed by a heartbeat thread while the run works."""
+
+    def __init__(self, connection, team_id, run_id, seconds):
+        self.lock = connection.lock(team_lock_key(team_id), timeout=seconds, thread_local=False)
+        self.run_id = run_id
+        self.seconds = seconds
+        self.lost = threading.Event()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"lock-team-{team_id}")
+
+    def acquire(self):
+        """Take the lock without waiting; start renewing it."""
+        if not self.lock.acquire(blocking=False, token=str(self.run_id)):
+            return False
+        self.thread.start()
+        return True
+
+    def _beat(self):
+        while not self.stopped.wait(self.seconds / 3):
+            try:
+                self.lock.reacquire()
+            except LockError:
+                self.lost.set()
+                return
+            except RedisError:
+                log.warning("Could not renew the team lock of run %s; retrying", self.run_id)
+
+    def check(self):
+        if self.lost.is_set():
+            raise LockLost()
+
+    def release(self):
+        self.stopped.set()
+        self.thread.join()
+        try:
+            self.lock.release()
+        except (LockError, RedisError):
+            log.warning("The team lock of run %s had already expired", self.run_id)
+
+
+def context():
+    """Settings, secret box and Redis for a job, from the environment like the web app."""
+    config = settings_module.load()
+    if database.obj is None:
+        db.bind(config["DATABASE_URL"])
+    key = config["ENCRYPTION_KEY"] or development_key(settings_module.INSTANCE)
+    job = get_current_job()
+    connection = job.connection if job else redis_lib.Redis.from_url(config["REDIS_URL"])
+    return config, SecretBox(key), connection
+
+
+def _progress(run_id, lock, job):
+    def report(message):
+        lock.check()
+        SyncRun.update(progress=message[:255]).where(SyncRun.id == run_id).execute()
+        if job is not None:
+            job.meta["progress"] = message
+            job.save_meta()
+    return report
+
+
+def _record_schedule(team_id, method, failed, config):
+    """Reset or grow the team's Auto Sync back-off and note when it runs next."""
+    row = SyncSettings.get_or_none(SyncSettings.team == team_id)
+    if row is None:
+        return
+    failures = row.failure_count + 1 if failed else 0
+    minutes = interval_minutes(method, config["OAUTH_SYNC_MINUTES"], config["ENTERPRISE_APP_SYNC_MINUTES"])
+    SyncSettings.update(failure_count=failures, next_sync_at=next_sync_after(utcnow(), minutes, failures)).where(
+        SyncSettings.id == row.id).execute()
+
+
+def _begin(team_id, run_id):
+    """Mark the run running and fail the team's other active runs: holding the lock proves their worker stopped."""
+    started = SyncRun.update(status="running", started_at=utcnow(), progress="Starting").where(
+        (SyncRun.id == run_id) & (SyncRun.status == "queued")).execute()
+    SyncRun.update(status="failed", error=WORKER_STOPPED, finished_at=utcnow()).where(
+        (SyncRun.team == team_id) & (SyncRun.id != run_id) & (SyncRun.status == "running")).execute()
+    return started
+
+
+def sync_team(team_id, run_id, reviewed_run_id=None):
+    """Sync one team's members with its Sync Group, at most one run per team at a time."""
+    config, secret_box, connection = context()
+    with database.connection_context():
+        lock = TeamLock(connection, team_id, run_id, config["SYNC_LOCK_SECONDS"])
+        if not lock.acquire():
+            fail_run(run_id, ANOTHER_RUN)
+            return "skipped"
+        try:
+            return _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
+        finally:
+            lock.release()
+
+
+def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock):
+    if not _begin(team_id, run_id):
+        return "not queued"
+    entra = connection_of(team_id)
+    graph = None
+    status, error, counts = "failed", None, {}
+    try:
+        if entra is None:
+            raise sync.SyncNotReady(NOT_CONNECTED)
+        graph = graph_client_from_config(entra, secret_box, config, redis=connection)
+        guard = (config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"])
+        plan, counts = sync.sync_team(team_id, run_id, entra, graph, guard,
+                                      _progress(run_id, lock, get_current_job()), reviewed_run_id)
+        status = "needs_review" if plan.needs_review else "succeeded"
+    except MicrosoftError as exc:
+        error = exc.message
+        note_failure(entra, exc)
+        log.warning("Sync run %s of team %s failed: %r", run_id, team_id, exc)
+    except sync.SyncNotReady as exc:
+        error = exc.message
+    except LockLost:
+        error = LOCK_LOST
+    except Exception:
+        error = UNEXPECTED
+        log.exception("Sync run %s of team %s failed", run_id, team_id)
+    finally:
+        values = {name: counts.get(name, 0) for name in COUNT_FIELDS}
+        if graph is not None:
+            values["graph_requests"] = graph.request_count
+        SyncRun.update(status=status, error=error, finished_at=utcnow(), progress="", **values).where(
+            SyncRun.id == run_id).execute()
+        _record_schedule(team_id, entra.method if entra else None, status == "failed", config)
+    log.info("Sync run %s of team %s: %s", run_id, team_id, status)
+    return status
+
+
+def _auto_sync_states():
+    """The teams with Auto Sync on, a Sync Group and a connection, with what the scheduler needs, in three queries."""
+    rows = (SyncSettings.select(SyncSettings.team, EntraConnection.method, SyncSettings.failure_count)
+            .join(EntraConnection, on=(EntraConnection.team == SyncSettings.team))
+            .where(SyncSettings.auto_sync & SyncSettings.group_id.is_null(False)).tuples())
+    rows = list(rows)
+    team_ids = [row[0] for row in rows]
+    if not team_ids:
+        return []
+    finished = dict(SyncRun.select(SyncRun.team, fn.MAX(SyncRun.finished_at))
+                    .where(SyncRun.team.in_(team_ids)).group_by(SyncRun.team).tuples())
+    running = {row[0] for row in SyncRun.select(SyncRun.team).where(
+        SyncRun.team.in_(team_ids) & SyncRun.status.in_(("queued", "running"))).tuples()}
+    return [TeamState(team_id, method, team_id in running, finished.get(team_id), failures)
+            for team_id, method, failures in rows]
+
+
+def tick():
+    """Every minute: fail runs whose worker stopped, then queue the automatic syncs that are due."""
+    config, _, connection = context()
+    with database.connection_context():
+        stale_teams = {row[0] for row in SyncRun.select(SyncRun.team).where(
+            SyncRun.status.in_(("queued", "running"))).tuples()}
+        for team_id in stale_teams:
+            reap_stale_runs(team_id, connection)
+        due = due_teams(_auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
+                        config["ENTERPRISE_APP_SYNC_MINUTES"])
+        started = [start_sync(team_id, "auto", connection).id for team_id in due if active_run(team_id) is None]
+    return started
