@@ -98,6 +98,15 @@ def test_paging_follows_every_next_link_of_a_generated_group(fake_entra):
     assert guests and all(user["userType"] == "Guest" for user in guests)
 
 
+def test_all_users_of_the_tenant_are_listed(fake_entra):
+    (contoso,) = [tenant for tenant in fake_entra.control.tenants() if tenant["tenant_id"] == fake_entra.demo.TENANT_ID]
+
+    users = [user for page in graph_for(fake_entra).iter_users_pages() for user in page]
+
+    assert len(users) == len({user["id"] for user in users}) == contoso["users"]
+    assert {"accountEnabled", "userType", "department"} <= set(users[0])
+
+
 def test_a_429_with_fractional_retry_after_is_waited_out(fake_entra):
     group_id = fake_entra.demo.group_id("Sales")
     graph = graph_for(fake_entra)

@@ -109,3 +109,17 @@ def test_a_timeout_then_success_recovers(transport, clock):
 
     assert transport.request("GET", URL).status_code == 200
     assert len(clock.waits) == 1
+
+
+@responses.activate
+def test_retry_logs_name_the_endpoint_but_never_the_query_or_the_form(transport, caplog):
+    token_url = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    responses.post(token_url, status=503, headers={"Retry-After": "0.5"})
+    responses.post(token_url, json={"access_token": "eyJ.secret.token", "expires_in": 3599})
+
+    with caplog.at_level("INFO"):
+        transport.request("POST", token_url + "?x=state-in-query", data={"client_secret": "s3cr3t-value"})
+
+    logged = caplog.text
+    assert "login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token" in logged
+    assert "s3cr3t-value" not in logged and "state-in-query" not in logged and "eyJ" not in logged
