@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -59,8 +60,8 @@ class Control:
         adapter = RULES.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
-        except Exception as exc:
-            return reply({"error": str(exc)}, getattr(exc, "code", 404))
+        except HTTPException as exc:
+            return reply({"error": exc.description}, exc.code)
         data = request.get_json(silent=True) or {}
         try:
             with self.emulator.directory.lock:

@@ -6,18 +6,19 @@ import time
 
 from fake_entra.directory import App, Directory, Secret, Tenant, make_group, make_user
 
+# The file's shape, so a data set can be written by hand:
+# {"tenants": [{"id", "domain", "name", "users": [{Graph properties, "password"?, "admin"?}],
+#               "groups": [{Graph properties, "members": [object ids]}]}],
+#  "apps": [{"client_id", "display_name", "home_tenant_id", "multi_tenant"?, "redirect_uris"?,
+#            "secrets": [{"secret_id", "value", "expires_in_days"}], "delegated_permissions"?,
+#            "application_permissions"?}],
+#  "consents": [{"tenant_id", "client_id", "application"?, "delegated"?}]}
+
 DAY = 86400.0
 
 
 def load_data(directory: Directory, data: dict) -> None:
-    """Add the file's tenants, then apps, then consent grants.
-
-    Shape: {"tenants": [{"id", "domain", "name", "users": [{Graph props, "password"?, "admin"?}],
-    "groups": [{Graph props, "members": [ids]}]}], "apps": [{"client_id", "display_name",
-    "home_tenant_id", "multi_tenant"?, "redirect_uris"?, "secrets": [{"secret_id", "value",
-    "expires_in_days"}], "delegated_permissions"?, "application_permissions"?}],
-    "consents": [{"tenant_id", "client_id", "application"?, "delegated"?}]}
-    """
+    """Add the file's tenants, then apps, then consent grants (shape in the module comment)."""
     for spec in data.get("tenants", []):
         tenant = directory.add_tenant(Tenant(spec["id"], spec["domain"], spec.get("name", spec["domain"])))
         for user in spec.get("users", []):

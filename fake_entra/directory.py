@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -227,10 +228,10 @@ class Tenant:
     def transitive_members(self, group_id: str) -> dict[str, str]:
         """Every object below a group, nested groups included, each once, in walk order."""
         found: dict[str, str] = {}
-        pending = [group_id]
+        pending = deque([group_id])
         seen = {group_id}
         while pending:
-            current = pending.pop(0)
+            current = pending.popleft()
             for member_id, kind in self.members.get(current, {}).items():
                 if member_id not in found:
                     found[member_id] = kind

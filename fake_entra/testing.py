@@ -65,11 +65,8 @@ class Control:
     def inject(self, status: int | None = None, *, retry_after: float | None = None, delay: float = 0.0,
                count: int | None = 1, path: str | None = None, method: str | None = None,
                page: int | None = None) -> dict:
-        """Arm a fault for the next `count` matching calls (None: every call).
-
-        `status` (429, 503...) is answered after waiting `delay` seconds; with only `delay`, the
-        call is slow but succeeds. `path` is a substring of the request path, `page` the page
-        number of a listing (1 = the request without $skiptoken)."""
+        """Arm a fault for the next `count` calls matching path substring, method and page (None: all)."""
+        # With only `delay` the call is slow but succeeds; page 1 is the request without $skiptoken.
         return self.call("POST", "/faults", {"status": status, "retry_after": retry_after, "delay": delay,
                                              "count": count, "path": path, "method": method, "page": page})
 
@@ -87,9 +84,10 @@ class Control:
 
     def create_tenant(self, seed: int = 1, users: int = 1000, groups: int = 50, big_group_size: int | None = None,
                       name: str | None = None, domain: str | None = None) -> dict:
-        """Generate a tenant; returns tenant_id, domain, big_group_id, nested_group_ids, group_ids,
-        admin {id, user_principal_name, password}, user_password and app {client_id, client_secret,
-        secret_id, expired_client_secret}. Gone after reset()."""
+        """Generate a tenant (gone after reset()); returns its ids, admin and enterprise app credentials."""
+        # Keys: tenant_id, domain, name, big_group_id, nested_group_ids, group_ids, user_count,
+        # big_group_user_count, admin {id, user_principal_name, password}, user_password,
+        # app {client_id, client_secret, secret_id, expired_client_secret}.
         return self.call("POST", "/tenants", {"seed": seed, "users": users, "groups": groups,
                                               "big_group_size": big_group_size, "name": name, "domain": domain})
 
@@ -241,9 +239,7 @@ class FakeEntra:
 
     def sign_in(self, authorize_url: str, email: str = demo.ADMIN_EMAIL, password: str = demo.USER_PASSWORD, *,
                 accept: bool = True, on_behalf_of_organization: bool = True) -> str:
-        """Walk the sign-in and consent pages like a browser; return the final redirect URL.
-
-        Raises SignInError when the fake Microsoft shows an error page instead of redirecting."""
+        """Walk the sign-in and consent pages like a browser; return the final redirect URL or raise SignInError."""
         session = requests.Session()
         response = session.get(authorize_url, allow_redirects=False, timeout=30)
         filled = {"signin": {"login": email, "passwd": password},

@@ -1,6 +1,7 @@
 """Injected throttling, outages, slow and failing pages."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -46,3 +47,15 @@ def test_slow_responses_and_token_endpoint_faults(fake_entra):
     assert [f["hits"] for f in fake_entra.control.faults()] == [1, 1]
     fake_entra.control.reset()
     assert fake_entra.control.faults() == []
+
+
+def test_a_slow_call_does_not_hold_up_others(fake_entra):
+    token = fake_entra.app_token()
+    fake_entra.control.inject(delay=1.0, path="/v1.0/groups")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        slow = pool.submit(graph_get, fake_entra, "/groups", token)
+        time.sleep(0.1)
+        started = time.monotonic()
+        assert graph_get(fake_entra, "/users?$top=1", token).status_code == 200
+        assert time.monotonic() - started < 0.5
+        assert slow.result().status_code == 200
