@@ -1,12 +1,7 @@
-"""The Azure Entra Sync page."""
-from flask import Blueprint, render_template
+"""The Azure Entra Sync page: connect a tenant, choose the Sync Group and its users, save and sync."""
+from flask import Blueprint
 
-from webapp.teams import leader_required
+bp = Blueprint("sync", __name__)
+PAGE = "/teams/<int:team_id>/entra-sync"
 
-bp = Blueprint("sync", __name__, url_prefix="/teams/<int:team_id>/entra-sync")
-
-
-@bp.get("/")
-@leader_required
-def index(team):
-    return render_template("sync/index.html", team=team)
+from webapp.sync import enterprise, oauth, page, picker  # noqa: E402,F401  (they add the routes to bp)

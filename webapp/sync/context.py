@@ -1,0 +1,54 @@
+"""What the Azure Entra Sync views share: the team's settings, its Graph client and the page's context."""
+import json
+
+from flask import current_app, request
+
+from webapp import connections
+from webapp.models import SyncSettings
+
+SYNC_USERS_PER_PAGE = 50
+
+
+def settings_of(team):
+    """The team's SyncSettings row, or an unsaved one with the defaults."""
+    return SyncSettings.get_or_none(SyncSettings.team == team) or SyncSettings(team=team)
+
+
+def saved_form(settings):
+    """The settings form's values as saved."""
+    selected = json.loads(settings.selected_user_ids) if settings.selected_user_ids else []
+    return {"group_id": settings.group_id or "", "group_name": settings.group_name or "", "user_ids": selected,
+            "auto_sync": settings.auto_sync, "allow_deletion": settings.allow_deletion}
+
+
+def posted_form(values=None):
+    """The settings form's values as the browser sent them (query string or body)."""
+    values = values if values is not None else (request.form if request.method == "POST" else request.args)
+    user_ids = list(dict.fromkeys(v.strip() for v in values.getlist("user_ids") if v.strip()))
+    return {"group_id": values.get("group_id", "").strip(), "group_name": values.get("group_name", "").strip(),
+            "user_ids": user_ids, "auto_sync": values.get("auto_sync") == "1",
+            "allow_deletion": values.get("allow_deletion") == "1"}
+
+
+def enterprise_fields(connection):
+    """The values the enterprise app form starts with: the saved ones, never the secret."""
+    if connection is None or connection.method != connections.ENTERPRISE_APP:
+        return {"tenant_id": "", "client_id": ""}
+    return {"tenant_id": connection.tenant_id, "client_id": connection.client_id or ""}
+
+
+def graph_client(connection):
+    """A GraphClient for the team's connection, sharing its access token through Redis."""
+    app = current_app
+    return connections.graph_client_from_config(connection, app.extensions["secret_box"], app.config,
+                                                redis=app.extensions["redis"])
+
+
+def microsoft_problem(connection, error):
+    """The plain message for a Microsoft error; errors only the leader can fix are also kept on the connection."""
+    connections.note_failure(connection, error)
+    return error.message
+
+
+def per_page():
+    return current_app.config.get("SYNC_USERS_PER_PAGE", SYNC_USERS_PER_PAGE)

@@ -1,0 +1,66 @@
+"""Create Your Own Enterprise App: check the three fields, try them on Microsoft, then save them (Load Groups)."""
+import logging
+
+from flask import current_app, render_template, request
+from flask_login import current_user
+
+from webapp import connections
+from webapp.microsoft import AppOnlyTokenProvider, GraphClient, MicrosoftError, enterprise_app_errors
+from webapp.microsoft.validation import is_domain
+from webapp.sync import PAGE, bp
+from webapp.sync.context import enterprise_fields, saved_form, settings_of
+from webapp.teams import leader_required
+
+GROUPS_SHOWN = 25
+log = logging.getLogger(__name__)
+
+
+def _tenant_name(tenant, groups):
+    """A readable name for the tenant: the domain typed in, else the domain of a mail-enabled group."""
+    if is_domain(tenant):
+        return tenant.lower()
+    for group in groups:
+        if group.get("mail") and "@" in group["mail"]:
+            return group["mail"].rsplit("@", 1)[1].lower()
+    return tenant
+
+
+def render_connection(team, **context):
+    connection = connections.connection_of(team.id)
+    context.setdefault("fields", enterprise_fields(connection))
+    context.setdefault("ea_errors", {})
+    return render_template("sync/_connection.html", team=team, connection=connection, **context)
+
+
+@bp.post(PAGE + "/enterprise-app")
+@leader_required
+def load_groups(team):
+    """Validate, get a token and the first groups with the entered app; save it only if Microsoft accepts it."""
+    connection = connections.connection_of(team.id)
+    fields = {"tenant_id": request.form.get("tenant_id", "").strip(),
+              "client_id": request.form.get("client_id", "").strip()}
+    secret = request.form.get("client_secret", "").strip()
+    keeps_secret = (not secret and connection is not None and connection.method == connections.ENTERPRISE_APP
+                    and connection.client_secret_encrypted is not None)
+    box = current_app.extensions["secret_box"]
+    secret_to_try = box.decrypt(connection.client_secret_encrypted) if keeps_secret else secret
+    errors = enterprise_app_errors(fields["tenant_id"], fields["client_id"], secret_to_try)
+    if not errors:
+        provider = AppOnlyTokenProvider(current_app.config["ENTRA_AUTHORITY_URL"], fields["tenant_id"],
+                                        fields["client_id"], secret_to_try)
+        try:
+            groups = GraphClient(current_app.config["GRAPH_API_URL"], provider).search_groups("", GROUPS_SHOWN)
+        except MicrosoftError as error:
+            log.info("Enterprise app of team %s refused: %r", team.id, error)
+            errors = {error.field or "form": error.message}
+    if errors:
+        return render_connection(team, fields=fields, ea_errors=errors, show_enterprise=True), 422
+    connections.save_enterprise_app(team.id, fields["tenant_id"], fields["client_id"],
+                                    None if keeps_secret else secret, box,
+                                    tenant_name=_tenant_name(fields["tenant_id"], groups),
+                                    connected_by=current_user.id)
+    settings = render_template("sync/_settings.html", team=team, connection=connections.connection_of(team.id),
+                               form=saved_form(settings_of(team)), errors={}, oob=True, groups=groups,
+                               search="", limit=GROUPS_SHOWN)
+    return render_connection(team, show_enterprise=True) + settings
+

@@ -1,0 +1,111 @@
+"""The Sync Group's users, fetched from Graph once and kept in Redis for a few minutes (no Flask here)."""
+import json
+import time
+import uuid
+
+from webapp.microsoft import EntraUser
+
+CACHE_SECONDS = 600
+WRITE_CHUNK = 2000
+PARTS = ("rows", "index", "ids", "emails", "info")
+
+
+def _row(user):
+    """The compact form kept in Redis: id, name, email, enabled, guest, job title, department."""
+    return json.dumps([user.object_id, user.display_name, user.email, user.enabled, user.is_guest,
+                       user.job_title, user.department], separators=(",", ":"))
+
+
+def _user(raw):
+    object_id, name, email, enabled, guest, job_title, department = json.loads(raw)
+    return EntraUser(object_id, email, name, None, None, job_title, department, enabled, guest)
+
+
+def _index_line(user):
+    return f"{user.display_name}\t{user.email or ''}".lower().replace("\n", " ")
+
+
+class GroupUsers:
+    """One team's view of one group's transitive users: a Redis list in name order plus a search index."""
+
+    def __init__(self, redis, team_id, group_id):
+        self.redis = redis
+        self.prefix = f"sync-users:{team_id}:{group_id}:"
+
+    def key(self, part):
+        return self.prefix + part
+
+    def info(self):
+        """{'fetched_at', 'graph_requests', 'count'} of the cached copy, or None when there is none."""
+        raw = self.redis.get(self.key("info"))
+        return json.loads(raw) if raw else None
+
+    def load(self, graph_client, group_id):
+        """Fetch every user of the group (a complete list or an exception) and replace the cached copy."""
+        before = graph_client.request_count
+        users = {user.object_id: user for user in graph_client.fetch_group_users(group_id)}
+        ordered = sorted(users.values(), key=lambda user: (user.display_name.casefold(), user.object_id))
+        info = {"fetched_at": time.time(), "graph_requests": graph_client.request_count - before,
+                "count": len(ordered)}
+        self._store(ordered, info)
+        return info
+
+    def _store(self, ordered, info):
+        """Write under temporary keys, then rename them all at once so readers never see half a copy."""
+        temp = f"{self.prefix}loading-{uuid.uuid4().hex}:"
+        pipe = self.redis.pipeline(transaction=False)
+        for start in range(0, len(ordered), WRITE_CHUNK):
+            chunk = ordered[start:start + WRITE_CHUNK]
+            pipe.rpush(temp + "rows", *(_row(user) for user in chunk))
+            pipe.sadd(temp + "ids", *(user.object_id for user in chunk))
+            emails = {user.email.lower() for user in chunk if user.email}
+            if emails:
+                pipe.sadd(temp + "emails", *emails)
+        pipe.set(temp + "index", "\n".join(_index_line(user) for user in ordered))
+        pipe.set(temp + "info", json.dumps(info))
+        for part in PARTS:
+            pipe.expire(temp + part, CACHE_SECONDS)
+        pipe.execute()
+        swap = self.redis.pipeline(transaction=True)
+        swap.delete(*(self.key(part) for part in PARTS))
+        for part in PARTS:
+            if part in ("rows", "ids", "emails") and not ordered:
+                continue
+            swap.rename(temp + part, self.key(part))
+        swap.execute()
+
+    def forget(self):
+        self.redis.delete(*(self.key(part) for part in PARTS))
+
+    def page(self, search, offset, limit):
+        """(total, users) of one page, filtered by a name/email substring: reads only that page's rows."""
+        if not search:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.llen(self.key("rows"))
+            pipe.lrange(self.key("rows"), offset, offset + limit - 1)
+            total, rows = pipe.execute()
+            return total, [_user(raw) for raw in rows]
+        positions = self.matching_positions(search)
+        wanted = positions[offset:offset + limit]
+        pipe = self.redis.pipeline(transaction=True)
+        for position in wanted:
+            pipe.lindex(self.key("rows"), position)
+        return len(positions), [_user(raw) for raw in pipe.execute() if raw]
+
+    def matching_positions(self, search):
+        """Positions of the users whose name or email contains `search`, case-insensitive."""
+        index = self.redis.get(self.key("index"))
+        if not index:
+            return []
+        needle = search.lower()
+        return [position for position, line in enumerate(index.decode().split("\n")) if needle in line]
+
+    def contains(self, object_ids, emails):
+        """For each (object id, email) pair: whether the group has that object id or that email."""
+        if not object_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.smismember(self.key("ids"), object_ids)
+        pipe.smismember(self.key("emails"), [email.lower() for email in emails])
+        by_id, by_email = pipe.execute()
+        return [bool(a) or bool(b) for a, b in zip(by_id, by_email)]

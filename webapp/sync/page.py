@@ -1,0 +1,121 @@
+"""The page itself, Save, Sync and Disconnect."""
+import json
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from htmx_flask import request as htmx_request
+
+from webapp import connections
+from webapp.db import database
+from webapp.engine.runs import start_sync
+from webapp.microsoft import MicrosoftError
+from webapp.models import SyncSettings, utcnow
+from webapp.sync import PAGE, bp
+from webapp.sync.context import enterprise_fields, graph_client, microsoft_problem, posted_form, saved_form, settings_of
+from webapp.teams import leader_required
+
+OAUTH_MESSAGE = "entra_oauth_message"
+
+
+def render_page(team, **context):
+    connection = connections.connection_of(team.id)
+    context.setdefault("form", saved_form(settings_of(team)))
+    context.setdefault("errors", {})
+    context.setdefault("fields", enterprise_fields(connection))
+    context.setdefault("ea_errors", {})
+    return render_template("sync/index.html", team=team, connection=connection,
+                           oauth_message=session.pop(OAUTH_MESSAGE, None), **context)
+
+
+@bp.get(PAGE + "/")
+@leader_required
+def index(team):
+    return render_page(team)
+
+
+def _settings_fragment(team, form, errors=None, status=200, **context):
+    connection = connections.connection_of(team.id)
+    return render_template("sync/_settings.html", team=team, connection=connection, form=form,
+                           errors=errors or {}, **context), status
+
+
+def _checked_group(team, connection, form):
+    """The group's name as Graph has it, or an error message; checked only when the group changes."""
+    saved = settings_of(team)
+    if not form["group_id"] or form["group_id"] == saved.group_id:
+        return form["group_name"] or saved.group_name, None
+    try:
+        return graph_client(connection).get_group(form["group_id"])["displayName"], None
+    except MicrosoftError as error:
+        return None, microsoft_problem(connection, error)
+
+
+def save_settings(team, form):
+    """Store group, selection and checkboxes; returns an error message or None."""
+    connection = connections.connection_of(team.id)
+    if connection is None:
+        return "Connect your Microsoft 365 tenant first."
+    name, problem = _checked_group(team, connection, form)
+    if problem:
+        return problem
+    group_changed = form["group_id"] != (settings_of(team).group_id or "")
+    values = {"group_id": form["group_id"] or None, "group_name": name or "",
+              "selected_user_ids": json.dumps(form["user_ids"]) if form["user_ids"] and form["group_id"] else None,
+              "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"], "updated_at": utcnow()}
+    if group_changed:
+        values["users_delta_link"] = None
+    with database.atomic():
+        if SyncSettings.update(**values).where(SyncSettings.team == team).execute() == 0:
+            SyncSettings.create(team=team, **values)
+    form["group_name"] = name or ""
+    return None
+
+
+@bp.post(PAGE + "/")
+@leader_required
+def save(team):
+    form = posted_form()
+    problem = save_settings(team, form)
+    if problem:
+        return _settings_fragment(team, form, {"form": problem}, 422)
+    if not htmx_request.htmx:
+        return redirect(url_for("sync.index", team_id=team.id), code=303)
+    return _settings_fragment(team, saved_form(settings_of(team)), saved=True)
+
+
+@bp.post(PAGE + "/sync")
+@leader_required
+def sync_now(team):
+    """Save what the form shows, then start a sync (or show the one already running)."""
+    form = posted_form()
+    problem = save_settings(team, form)
+    if not problem and not form["group_id"]:
+        problem = "Choose a Sync Group first."
+    if problem:
+        return _settings_fragment(team, form, {"form": problem}, 422)
+    start_sync(team.id, "manual", current_app.extensions["redis"])
+    flash("Sync started: its progress is shown below.")
+    return _back_to_page(team)
+
+
+@bp.post(PAGE + "/disconnect")
+@leader_required
+def disconnect(team):
+    connections.disconnect(team.id)
+    current_app.logger.info("Team %s disconnected from Entra by user %s", team.id, current_user.id)
+    flash("Disconnected from Microsoft. Connect again to choose a Sync Group.")
+    return _back_to_page(team)
+
+
+def _back_to_page(team):
+    target = url_for("sync.index", team_id=team.id)
+    if htmx_request.htmx:
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target, code=303)
+
+
+@bp.get(PAGE + "/settings")
+@leader_required
+def settings(team):
+    """The settings form as the browser has it (used to re-render after a change)."""
+    return _settings_fragment(team, posted_form(request.args))

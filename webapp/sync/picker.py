@@ -1,0 +1,104 @@
+"""Sync Group type-ahead (searched by Graph) and the Sync Users list (cached in Redis, paged, searched)."""
+import time
+
+from flask import current_app, render_template, request
+
+from webapp import connections
+from webapp.microsoft import MicrosoftError
+from webapp.sync import PAGE, bp
+from webapp.sync.context import graph_client, microsoft_problem, per_page, posted_form
+from webapp.sync.group_users import GroupUsers
+from webapp.sync.statuses import leader_ids, members_not_in_group, page_rows
+from webapp.teams import leader_required
+
+GROUPS_SHOWN = 25
+NOT_CONNECTED = "Connect your Microsoft 365 tenant first."
+
+
+@bp.get(PAGE + "/groups")
+@leader_required
+def groups(team):
+    """Groups whose name has a word starting with what was typed, asked of Graph (fast in any tenant size)."""
+    connection = connections.connection_of(team.id)
+    search = request.args.get("group_q", "").strip()[:120]
+    found, problem = [], None
+    if connection is None:
+        problem = NOT_CONNECTED
+    else:
+        try:
+            found = graph_client(connection).search_groups(search, GROUPS_SHOWN)
+        except MicrosoftError as error:
+            problem = microsoft_problem(connection, error)
+    return render_template("sync/_group_options.html", team=team, groups=found, search=search, error=problem,
+                           limit=GROUPS_SHOWN)
+
+
+@bp.get(PAGE + "/group")
+@leader_required
+def group_field(team):
+    """The Sync Group field: the search box (`change=1`), or the chosen group with its Sync Users field."""
+    form = posted_form(request.args)
+    chosen = request.args.get("choose")
+    if chosen:
+        form.update(group_id=chosen, group_name=request.args.get("choose_name", ""), user_ids=[])
+    return render_template("sync/_group_field.html", team=team, form=form,
+                           changing=request.args.get("change") == "1" or not form["group_id"])
+
+
+def _page_number():
+    try:
+        return max(1, int(request.args.get("users_page", 1)))
+    except ValueError:
+        return 1
+
+
+def _cached_group_users(team, connection, group_id, reload):
+    """The group's users in Redis, fetched from Graph only when missing, expired or asked for."""
+    group_users = GroupUsers(current_app.extensions["redis"], team.id, group_id)
+    info = None if reload else group_users.info()
+    if info is None:
+        info = group_users.load(graph_client(connection), group_id)
+    return group_users, info
+
+
+def list_page(team, connection, form, search, page, reload=False):
+    """One page of the Sync Users list: group users first (name order), then members who would be removed."""
+    group_users, info = _cached_group_users(team, connection, form["group_id"], reload)
+    leaders = leader_ids(team.id)
+    removals = (members_not_in_group(team.id, connection.tenant_id, group_users, search, leaders)
+                if form["allow_deletion"] else [])
+    size = per_page()
+    in_group, users = group_users.page(search, (page - 1) * size, size)
+    last_page = max(1, -(-(in_group + len(removals)) // size))
+    if page > last_page:
+        page = last_page
+        in_group, users = group_users.page(search, (page - 1) * size, size)
+    start = (page - 1) * size
+    rows = page_rows(team.id, connection.tenant_id, users, form["allow_deletion"], leaders)
+    rows += removals[max(0, start - in_group):max(0, start + size - in_group)]
+    return {"rows": rows, "page": page, "last_page": last_page, "in_group": in_group,
+            "removal_count": len(removals), "total": in_group + len(removals), "info": info,
+            "age_minutes": int((time.time() - info["fetched_at"]) // 60)}
+
+
+@bp.get(PAGE + "/users")
+@leader_required
+def users(team):
+    """The Sync Users field: the selection summary, and when open the list with statuses, search and pages."""
+    form = posted_form(request.args)
+    if request.args.get("clear") == "1":
+        form["user_ids"] = []
+    is_open = request.args.get("users_open") == "1"
+    search = request.args.get("user_q", "").strip()[:120]
+    context = {"team": team, "form": form, "is_open": is_open, "search": search}
+    connection = connections.connection_of(team.id)
+    if is_open and form["group_id"]:
+        if connection is None:
+            context["error"] = NOT_CONNECTED
+        else:
+            try:
+                context.update(list_page(team, connection, form, search, _page_number(),
+                                         reload=request.args.get("reload") == "1"))
+            except MicrosoftError as error:
+                context["error"] = microsoft_problem(connection, error)
+    return render_template("sync/_user_list.html", **context)

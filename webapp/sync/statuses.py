@@ -1,0 +1,77 @@
+"""Sync Users statuses for one page of the list: one query for the page's users, the engine's rule for each."""
+from dataclasses import dataclass
+
+from webapp.engine.reconcile import (DISABLED, IN_OTHER_TEAM, IN_THIS_TEAM, SELECTABLE, STATUS_LABELS, PlatformUser,
+                                     TeamSide, status)
+from webapp.engine.team_side import FIELDS
+from webapp.models import TeamLeader, User
+
+WILL_BE_REMOVED = "will_be_removed"
+LABELS = {**STATUS_LABELS, WILL_BE_REMOVED: "not in the group: will be removed"}
+RED_X = frozenset({IN_THIS_TEAM, IN_OTHER_TEAM})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the Sync Users list."""
+
+    entra_id: str | None
+    name: str
+    email: str
+    status: str
+    removal: bool = False
+
+    @property
+    def label(self):
+        if self.removal and self.status != WILL_BE_REMOVED:
+            return LABELS[self.status] + ": will be removed"
+        return LABELS[self.status]
+
+    @property
+    def selectable(self):
+        return self.status in SELECTABLE
+
+    @property
+    def red_x(self):
+        return self.status in RED_X
+
+
+def _platform_users(tenant_id, entra_users):
+    """The platform users a page of group users can match, in ONE query (by object id or by email)."""
+    ids = [user.object_id for user in entra_users]
+    emails = sorted({user.email.lower() for user in entra_users if user.email})
+    where = (User.entra_tenant_id == tenant_id) & User.entra_object_id.in_(ids)
+    if emails:
+        where = where | User.email.in_(emails)
+    return [PlatformUser(*row) for row in User.select(*FIELDS).where(where).tuples()]
+
+
+def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids):
+    """Rows for one page of group users; a disabled member of this team is removed when deletion is allowed."""
+    if not entra_users:
+        return []
+    side = TeamSide(_platform_users(tenant_id, entra_users), tenant_id)
+    rows = []
+    for entra_user in entra_users:
+        user, conflict = side.match(entra_user)
+        state = status(entra_user, user, conflict, team_id)
+        removal = (state == DISABLED and allow_deletion and user is not None and user.team_id == team_id
+                   and user.id not in leader_ids)
+        rows.append(Row(entra_user.object_id, entra_user.display_name, entra_user.email or "", state, removal))
+    return rows
+
+
+def leader_ids(team_id):
+    return {row[0] for row in TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team_id).tuples()}
+
+
+def members_not_in_group(team_id, tenant_id, group_users, search, exclude):
+    """Team members the group does not hold (leaders excepted), by name: the rows Allow Deletion removes."""
+    query = User.select(User.id, User.name, User.email, User.entra_tenant_id, User.entra_object_id).where(
+        (User.team == team_id) & (User.active == True)).order_by(User.name, User.id)  # noqa: E712
+    members = [row for row in query.tuples() if row[0] not in exclude]
+    object_ids = [oid if tid == tenant_id and oid else "" for _, _, _, tid, oid in members]
+    held = group_users.contains(object_ids, [email for _, _, email, _, _ in members])
+    needle = search.lower()
+    return [Row(None, name, email, WILL_BE_REMOVED, True) for (_, name, email, _, _), in_group in zip(members, held)
+            if not in_group and (not needle or needle in f"{name}\t{email}".lower())]
