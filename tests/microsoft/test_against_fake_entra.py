@@ -161,7 +161,8 @@ def test_missing_application_permissions_name_the_one_to_grant(fake_entra):
         graph_for(fake_entra).search_groups("")
     assert "GroupMember.Read.All" in caught.value.message and caught.value.status == 403
 
-    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID, application=("GroupMember.Read.All",))
+    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID,
+                                     application=("GroupMember.Read.All",))
     with pytest.raises(PermissionDenied) as caught:
         graph_for(fake_entra).fetch_group_users(demo.group_id("Sales"))
     assert caught.value.permission == "User.Read.All"

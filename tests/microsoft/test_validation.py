@@ -18,7 +18,8 @@ def test_usable_tenant_ids(value):
     ("consumers", "Enter your organisation's own Directory (tenant) ID, not \u201cconsumers\u201d."),
     ("00000000-0000-0000-0000-000000000000", "Tenant not found: check the Directory (tenant) ID."),
     ("contoso", "The Tenant ID is a GUID or a domain such as contoso.onmicrosoft.com."),
-    ("https://login.microsoftonline.com/contoso.com", "The Tenant ID is a GUID or a domain such as contoso.onmicrosoft.com."),
+    ("https://login.microsoftonline.com/contoso.com",
+     "The Tenant ID is a GUID or a domain such as contoso.onmicrosoft.com."),
     ("-bad.example.com", "The Tenant ID is a GUID or a domain such as contoso.onmicrosoft.com."),
     ("72f988bf-86f1-41af-91ab", "The Tenant ID is a GUID or a domain such as contoso.onmicrosoft.com."),
 ])

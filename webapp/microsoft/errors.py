@@ -69,7 +69,9 @@ class ConnectionExpired(MicrosoftError):
 class TokenRejected(MicrosoftError):
     """Graph refused a freshly issued access token (401 twice)."""
 
-    default_message = "Microsoft did not accept the connection's access token: reconnect, or check the app's credentials."
+    default_message = (
+        "Microsoft did not accept the connection's access token: reconnect, or check the app's credentials."
+    )
 
 
 class PermissionDenied(MicrosoftError):
@@ -77,9 +79,10 @@ class PermissionDenied(MicrosoftError):
 
     def __init__(self, permission, **kwargs):
         self.permission = permission
+        noun = "permissions" if " and " in permission else "permission"
         message = (
             f"Microsoft refused access: an administrator must grant the app the {permission} "
-            "permission (with admin consent)."
+            f"{noun} (with admin consent)."
         )
         super().__init__(message, **kwargs)
 
@@ -87,7 +90,9 @@ class PermissionDenied(MicrosoftError):
 class GroupNotFound(MicrosoftError):
     """Graph answered 404 for a group."""
 
-    default_message = "The group was not found in Microsoft Entra ID: it may have been deleted. Choose another Sync Group."
+    default_message = (
+        "The group was not found in Microsoft Entra ID: it may have been deleted. Choose another Sync Group."
+    )
 
 
 class DeltaExpired(MicrosoftError):
@@ -144,6 +149,7 @@ _TOKEN_ERRORS_BY_NAME = {
     "invalid_tenant": TenantNotFound,
     "consent_required": ConsentRequired,
     "invalid_grant": ConnectionExpired,
+    "interaction_required": ConnectionExpired,
 }
 
 

@@ -56,6 +56,7 @@ class GraphClient:
             "$top": max(1, min(int(limit), MAX_PAGE_SIZE)),
         }
         term = _search_term(query or "")
+        # $search rather than startswith(): leaders type any word of a name ("sales" finds "EMEA Sales").
         if term:
             params["$search"] = f'"displayName:{term}"'
         body = self._get(self._url("/groups", params), permission=READ_GROUPS, eventual=True)
@@ -94,7 +95,7 @@ class GraphClient:
         """One delta round over groups (direct members only), each group's `members@delta` slices merged."""
         params = {"$select": ",".join(GROUP_DELTA_FIELDS)}
         if group_ids:
-            params["$filter"] = " or ".join(f"id eq '{group_id}'" for group_id in group_ids)
+            params["$filter"] = " or ".join("id eq '{}'".format(group_id.replace("'", "''")) for group_id in group_ids)
         url = delta_link or self._url("/groups/delta", params)
         return self._delta(url, permission=READ_GROUP_CHANGES, merge=True)
 
@@ -158,6 +159,8 @@ class GraphClient:
     def _users(body, fields):
         """A page's users; entries without their userPrincipalName mean User.Read.All is missing."""
         users = body["value"]
+        if not all(isinstance(user, dict) and isinstance(user.get("id"), str) for user in users):
+            raise UnexpectedResponse(status=200, code="invalidUser")
         if "userPrincipalName" in fields and any(user.get("userPrincipalName") is None for user in users):
             raise PermissionDenied(READ_USERS, status=200, code="propertiesHidden")
         return users
