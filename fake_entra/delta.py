@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from fake_entra.directory import GROUP_PROPERTIES, USER_DEFAULT_SELECT, USER_PROPERTIES, Tenant
-from fake_entra.odata import GraphError, Snapshot
+from fake_entra.odata import GraphError, Snapshot, parse_filter
 
 if TYPE_CHECKING:
     from fake_entra.graph import Call
@@ -108,22 +108,38 @@ def group_entries(group: dict, names: list[str], members: list[dict] | None) -> 
     return [{**base, "members@delta": part} for part in slices]
 
 
+def tracked_groups(call: Call) -> set[str] | None:
+    """Group ids named by $filter=id eq '...' [or id eq '...'], the one filter groups/delta takes."""
+    raw = call.request.args.get("$filter")
+    if raw is None:
+        return None
+    alternatives = parse_filter(raw, ("id",))
+    if any(len(group) != 1 or group[0][0] != "eq" for group in alternatives):
+        raise GraphError(400, "Request_UnsupportedQuery", "Unsupported filter for delta query: use id eq '...'.")
+    return {group[0][2] for group in alternatives}
+
+
 def groups_snapshot(call: Call) -> Snapshot:
     """All groups with direct members, or the changes since the token (direct membership only)."""
     select = select_of(call, GROUP_PROPERTIES + ("members",))
     with_members = select is None or "members" in select
     names = [n for n in (select or GROUP_PROPERTIES) if n != "members"]
     tenant = call.tenant
+    wanted = tracked_groups(call)
     start = start_position(call)
     entries: list[dict] = []
     if start is None:
         for group_id, group in tenant.groups.items():
+            if wanted is not None and group_id not in wanted:
+                continue
             members = [{"@odata.type": kind, "id": member_id} for member_id, kind in tenant.members[group_id].items()]
             entries.extend(group_entries(group, names, members if with_members else None))
         return finish(call, entries, "groups", select)
     touched: dict[str, dict[str, tuple[str, bool]]] = {}
     removed: dict[str, str] = {}
     for event in tenant.log[start:]:
+        if wanted is not None and len(event) > 1 and event[1] not in wanted:
+            continue
         if event[0] == "group":
             touched.setdefault(event[1], {})
         elif event[0] in ("member+", "member-"):

@@ -67,3 +67,15 @@ def test_expired_or_unknown_delta_token_is_sync_state_not_found(fake_entra):
         response = graph_get(fake_entra, url, token)
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "syncStateNotFound"
+
+
+def test_groups_delta_can_track_one_group(fake_entra):
+    token = fake_entra.app_token()
+    sales = demo.group_id("Sales")
+    entries, link = delta_round(fake_entra, f"/groups/delta?$filter=id eq '{sales}'&$select=members", token)
+    assert {e["id"] for e in entries} == {sales}
+    fake_entra.control.add_member(demo.TENANT_ID, demo.group_id("Marketing"), demo.user_id("Lee Gu"))
+    fake_entra.control.add_member(demo.TENANT_ID, sales, demo.user_id("Wen Li"))
+    changes, _ = delta_round(fake_entra, link, token)
+    assert changes == [{"id": sales, "members@delta": [{"@odata.type": "#microsoft.graph.user",
+                                                        "id": demo.user_id("Wen Li")}]}]

@@ -118,3 +118,13 @@ def test_directory_changes_show_up(fake_entra):
     fake_entra.control.reset()
     users, _ = follow(fake_entra, f"/groups/{sales}/members", token)
     assert new["id"] not in {u["id"] for u in users}
+
+
+def test_search_and_filter_inside_a_groups_users(fake_entra):
+    token = fake_entra.app_token()
+    cast = f"/groups/{demo.group_id('Training')}/transitiveMembers/microsoft.graph.user"
+    found = graph_get(fake_entra, cast + '?$search="displayName:zo"&$count=true&$select=displayName', token,
+                      ConsistencyLevel="eventual").json()
+    assert found["value"] == [{"displayName": "Zoe Clarke"}] and found["@odata.count"] == 1
+    enabled = graph_get(fake_entra, cast + "?$filter=accountEnabled eq false&$select=displayName", token).json()
+    assert sorted(u["displayName"] for u in enabled["value"]) == ["Diego Siciliani", "Irvin Sayers"]
