@@ -168,6 +168,12 @@ def test_missing_application_permissions_name_the_one_to_grant(fake_entra):
     assert caught.value.permission == "User.Read.All"
 
 
+def test_a_tenant_typed_as_a_domain_resolves_to_its_guid(fake_entra):
+    demo = fake_entra.demo
+
+    assert app_only(fake_entra, tenant=demo.TENANT_DOMAIN).tenant_guid() == demo.TENANT_ID
+
+
 def test_an_unknown_group_is_group_not_found(fake_entra):
     with pytest.raises(GroupNotFound) as caught:
         graph_for(fake_entra).fetch_group_users(str(uuid.uuid4()))

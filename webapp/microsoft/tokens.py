@@ -1,5 +1,8 @@
 """Access tokens for Graph: app-only (client credentials) and delegated (refresh token), cached until near expiry."""
 
+import base64
+import binascii
+import json
 import threading
 import time
 from urllib.parse import quote
@@ -42,6 +45,18 @@ class _CachedTokenProvider:
         """Forget the cached access token, so the next call fetches a new one."""
         with self._lock:
             self._access_token = None
+
+    def tenant_guid(self):
+        """The tenant GUID (`tid` claim) of the access token, e.g. when the leader typed a domain; else None."""
+        parts = self.access_token().split(".")
+        if len(parts) != 3:
+            return None
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (ValueError, binascii.Error):
+            return None
+        tenant = claims.get("tid") if isinstance(claims, dict) else None
+        return tenant if isinstance(tenant, str) else None
 
     def _form(self):
         raise NotImplementedError
