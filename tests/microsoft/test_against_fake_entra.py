@@ -231,9 +231,10 @@ def test_a_delta_round_reports_changes_then_an_expired_link_asks_for_a_full_sync
     demo = fake_entra.demo
     graph = graph_for(fake_entra)
     initial = graph.users_delta()
-    groups = graph.groups_delta()
+    groups = graph.groups_delta(group_ids=[demo.group_id("Sales")])
     assert demo.user_id("Megan Bowen") in {user["id"] for user in initial.items}
-    sales = next(group for group in groups.items if group["id"] == demo.group_id("Sales"))
+    (sales,) = groups.items
+    assert sales["displayName"] == "Sales"
     assert demo.user_id("Alex Wilber") in {member["id"] for member in sales["members@delta"]}
 
     fake_entra.control.update_user(demo.TENANT_ID, demo.user_id("Alex Wilber"), jobTitle="Head of Sales")
@@ -243,7 +244,7 @@ def test_a_delta_round_reports_changes_then_an_expired_link_asks_for_a_full_sync
 
     assert [(user["id"], user["jobTitle"]) for user in users_round.items] == [
         (demo.user_id("Alex Wilber"), "Head of Sales")]
-    (changed,) = [group for group in groups_round.items if group["id"] == demo.group_id("Sales")]
+    (changed,) = groups_round.items
     assert changed["members@delta"] == [{"@odata.type": "#microsoft.graph.user", "id": demo.user_id("Lee Gu"),
                                          "@removed": {"reason": "deleted"}}]
     assert graph.users_delta(users_round.delta_link).items == []
@@ -251,6 +252,17 @@ def test_a_delta_round_reports_changes_then_an_expired_link_asks_for_a_full_sync
     fake_entra.control.expire_delta_tokens(demo.TENANT_ID)
     with pytest.raises(DeltaExpired):
         graph.users_delta(users_round.delta_link)
+
+
+def test_a_large_group_split_over_delta_entries_comes_back_as_one(fake_entra):
+    tenant = fake_entra.control.create_tenant(seed=13, users=1200, groups=9)
+    provider = app_only(fake_entra, tenant["tenant_id"], tenant["app"]["client_id"], tenant["app"]["client_secret"])
+
+    (group,) = graph_for(fake_entra, provider).groups_delta(group_ids=[tenant["big_group_id"]]).items
+
+    members = [member["id"] for member in group["members@delta"]]
+    assert len(members) == len(set(members)) == 1080 + len(tenant["nested_group_ids"])
+    assert group["displayName"] == "All Staff"
 
 
 def test_an_unreachable_server_is_a_network_error_after_bounded_retries():
