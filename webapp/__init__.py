@@ -58,9 +58,9 @@ def create_app(overrides=None):
     csrf.init_app(app)
     htmx.init_app(app)
 
-    from webapp import auth, members, sync, teams
+    from webapp import auth, members, runs, sync, teams
 
-    for area in (auth, teams, members, sync):
+    for area in (auth, teams, members, sync, runs):
         app.register_blueprint(area.bp)
 
     from webapp.cli import register as register_commands

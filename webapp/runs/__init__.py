@@ -1,0 +1,104 @@
+"""Sync runs: the live panel on the Azure Entra Sync page, history, per-user outcomes, CSV and Confirm removals."""
+import csv
+import io
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from htmx_flask import request as htmx_request
+
+from webapp.engine.runs import reap_stale_runs, start_sync
+from webapp.runs import queries
+from webapp.teams import leader_required
+
+bp = Blueprint("runs", __name__, url_prefix="/teams/<int:team_id>/runs")
+
+
+@bp.app_context_processor
+def _labels():
+    return {"run_status_labels": queries.STATUS_LABELS, "run_trigger_labels": queries.TRIGGER_LABELS,
+            "outcome_labels": queries.ACTION_LABELS, "runs_panel_state": queries.panel_state}
+
+
+def _page():
+    try:
+        return int(request.args.get("page", 1))
+    except ValueError:
+        return 1
+
+
+def _run_or_404(team, run_id):
+    run = queries.run_of_team(team.id, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+@bp.get("/panel")
+@leader_required
+def panel(team):
+    """The panel fragment; it polls itself while a run is queued or running."""
+    reap_stale_runs(team.id, current_app.extensions["redis"])
+    return render_template("runs/_panel.html", team=team, panel=queries.panel_state(team.id))
+
+
+@bp.get("/")
+@leader_required
+def index(team):
+    history = queries.page_of(queries.team_runs(team.id).order_by(queries.SyncRun.id.desc()), _page(),
+                              queries.RUNS_PER_PAGE)
+    template = "runs/_history.html" if htmx_request.htmx else "runs/index.html"
+    return render_template(template, team=team, history=history)
+
+
+@bp.get("/<int:run_id>")
+@leader_required
+def show(team, run_id):
+    run = _run_or_404(team, run_id)
+    search, action = request.args.get("q", "").strip(), request.args.get("action", "")
+    outcomes = queries.page_of(queries.outcome_query(run, search, action), _page(),
+                               current_app.config["MEMBERS_PER_PAGE"])
+    reviewable = queries.reviewable(run)
+    held, held_total = queries.would_remove(run) if reviewable else ([], 0)
+    context = {"team": team, "run": run, "outcomes": outcomes, "search": search, "action": action,
+               "reviewable": reviewable, "held": held, "held_total": held_total}
+    if htmx_request.htmx and htmx_request.htmx.target == "outcome-list":
+        return render_template("runs/_outcomes.html", **context)
+    return render_template("runs/show.html", **context)
+
+
+@bp.get("/<int:run_id>/outcomes.csv")
+@leader_required
+def outcomes_csv(team, run_id):
+    """Every per-user outcome of the run as CSV, streamed."""
+    run = _run_or_404(team, run_id)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in queries.csv_rows(run):
+            writer.writerow(row)
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"team-{team.id}-sync-run-{run.id}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.post("/<int:run_id>/confirm")
+@leader_required
+def confirm(team, run_id):
+    """Confirm removals: a run that removes the reviewed users, if the group has not changed since."""
+    run = _run_or_404(team, run_id)
+    if queries.reviewable(run):
+        start_sync(team.id, "confirm", current_app.extensions["redis"], reviewed_run_id=run.id)
+        message = "Removals confirmed: a sync is removing them now, if the group has not changed since."
+    else:
+        message = "These removals can no longer be confirmed: a newer sync has run. Review its result instead."
+    if htmx_request.htmx:
+        return render_template("runs/_panel.html", team=team, panel=queries.panel_state(team.id), notice=message)
+    flash(message)
+    return redirect(url_for("sync.index", team_id=team.id), code=303)
