@@ -208,6 +208,23 @@ def get_user(call: Call, user_id: str) -> Response:
     return json_response(body)
 
 
+def get_me(call: Call) -> Response:
+    """GET /me: the signed-in user of a delegated token."""
+    if "oid" not in call.claims:
+        raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+    call.require(USER_READ | {"User.Read", "User.ReadBasic.All"})
+    return get_user(call, call.claims["oid"])
+
+
+def list_organization(call: Call) -> Response:
+    """GET /organization: the tenant itself (id, displayName, verifiedDomains)."""
+    call.require({"User.Read", "Organization.Read.All", "Directory.Read.All"})
+    tenant = call.tenant
+    entry = {"id": tenant.id, "displayName": tenant.display_name,
+             "verifiedDomains": [{"name": tenant.domain, "isDefault": True, "isInitial": True, "type": "Managed"}]}
+    return json_response({"@odata.context": call.context("organization"), "value": [entry]})
+
+
 def users_delta(call: Call) -> Response:
     """GET /users/delta."""
     call.require(USER_READ)
@@ -229,6 +246,8 @@ ROUTES = {
     "/groups/{id}/transitiveMembers": lambda c, gid: list_members(c, gid, transitive=True),
     "/groups/{id}/transitiveMembers/microsoft.graph.user":
         lambda c, gid: list_members(c, gid, transitive=True, users_only=True),
+    "/me": get_me,
+    "/organization": list_organization,
     "/users": list_users,
     "/users/delta": users_delta,
     "/users/{id}": get_user,

@@ -19,7 +19,7 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 GRAPH_PERMISSIONS = {
     "User.Read", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "User.Export.All",
     "GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
-    "Directory.ReadWrite.All",
+    "Directory.ReadWrite.All", "Organization.Read.All",
 }
 
 

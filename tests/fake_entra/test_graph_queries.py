@@ -128,3 +128,12 @@ def test_search_and_filter_inside_a_groups_users(fake_entra):
     assert found["value"] == [{"displayName": "Zoe Clarke"}] and found["@odata.count"] == 1
     enabled = graph_get(fake_entra, cast + "?$filter=accountEnabled eq false&$select=displayName", token).json()
     assert sorted(u["displayName"] for u in enabled["value"]) == ["Diego Siciliani", "Irvin Sayers"]
+
+
+def test_me_and_organization_follow_their_permissions(fake_entra):
+    app_token = fake_entra.app_token()
+    assert graph_get(fake_entra, "/me", app_token).status_code == 400
+    assert graph_get(fake_entra, "/organization", app_token).status_code == 403
+    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID, application=("Organization.Read.All",))
+    organization = graph_get(fake_entra, "/organization", fake_entra.app_token()).json()["value"][0]
+    assert organization["displayName"] == demo.TENANT_NAME and organization["id"] == demo.TENANT_ID

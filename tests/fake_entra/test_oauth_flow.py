@@ -37,7 +37,7 @@ def test_code_flow_gives_a_signed_id_token_with_nonce(fake_entra):
     assert claims["tid"] == demo.TENANT_ID and claims["oid"] == demo.user_id("Megan Bowen")
     assert claims["nonce"] == sent["nonce"] and claims["ver"] == "2.0"
     assert claims["preferred_username"] == demo.ADMIN_EMAIL and claims["name"] == "Megan Bowen"
-    me = graph_get(fake_entra, f"/users/{claims['oid']}", tokens["access_token"]).json()
+    me = graph_get(fake_entra, "/me", tokens["access_token"]).json()
     assert me["displayName"] == "Megan Bowen"
 
 
