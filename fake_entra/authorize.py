@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
@@ -146,7 +147,18 @@ class Authorizer:
             self.flows[flow_id] = flow
             while len(self.flows) > 10000:
                 self.flows.popitem(last=False)
-        return sign_in_page(request.path, flow_id, flow.app.display_name)
+        return sign_in_page(request.path, flow_id, flow.app.display_name, self.suggestions(flow))
+
+    def suggestions(self, flow: Flow) -> list[str]:
+        """A few accounts to pick from: each tenant's administrators first, then some members."""
+        directory = self.emulator.directory
+        tenants = list(directory.tenants.values())
+        if flow.tenant_name.lower() not in SPECIAL_TENANTS:
+            tenants = [directory.find_tenant(flow.tenant_name)]
+        names = [t.users[a]["userPrincipalName"] for t in tenants for a in sorted(t.admins) if a in t.users]
+        for tenant in tenants:
+            names.extend(u["userPrincipalName"] for u in islice(tenant.users.values(), 3))
+        return list(dict.fromkeys(names))[:10]
 
     def login(self, request: Request, flow: Flow) -> Response:
         """Check account and password, then decide between consent page, code or error."""
@@ -160,7 +172,7 @@ class Authorizer:
         match = next(((t, u) for t, u in found if secrets.compare_digest(t.passwords.get(u["id"], "\0"),
                                                                          password)), None)
         if match is None:
-            return sign_in_page(request.path, flow_id, flow.app.display_name, login,
+            return sign_in_page(request.path, flow_id, flow.app.display_name, self.suggestions(flow), login,
                                 "Your account or password is incorrect. (AADSTS50126)")
         tenant, user = match
         if not user["accountEnabled"]:

@@ -26,14 +26,17 @@ def hidden(fields: dict[str, str]) -> str:
     return "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items())
 
 
-def sign_in_page(action: str, flow_id: str, app_name: str, login: str = "", error: str = "") -> Response:
+def sign_in_page(action: str, flow_id: str, app_name: str, accounts: list[str], login: str = "",
+                 error: str = "") -> Response:
     """Pick or enter an account and its password."""
     problem = f'<p class="error" id="error">{escape(error)}</p>' if error else ""
+    options = "".join(f'<option value="{escape(a)}">' for a in accounts)
     return page("Sign in to your account", (
         f"<h1>Sign in</h1><p>to continue to <strong>{escape(app_name)}</strong></p>{problem}"
         f'<form id="signin" method="post" action="{escape(action)}">'
         f"{hidden({'flow': flow_id, 'step': 'login'})}"
-        f'<label>Email or username<input type="text" name="login" value="{escape(login)}" autofocus></label>'
+        f'<label>Email or username<input type="text" name="login" value="{escape(login)}" list="accounts" '
+        f'autofocus></label><datalist id="accounts">{options}</datalist>'
         '<label>Password<input type="password" name="passwd"></label>'
         "<button type=\"submit\">Sign in</button></form>"))
 
