@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import threading
+import time
 
 from fake_entra.server import Emulator, serve
 
@@ -20,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-group-size", type=int, help="users in its 'All Staff' group (default: all)")
     parser.add_argument("--data", help="JSON file with extra tenants, apps and consent")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the launching process dies")
     options = parser.parse_args(argv)
     # Request logging costs time during big listings, so it is opt-in.
     logging.getLogger("werkzeug").setLevel(logging.INFO if options.verbose else logging.ERROR)
@@ -31,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     if options.data:
         with open(options.data, encoding="utf-8") as handle:
             data = json.load(handle)
+    if options.exit_with_parent:
+        threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     emulator = Emulator(generate_args, data)
     server = serve(emulator, options.host, options.port)
     print(f"fake_entra listening on http://{options.host}:{server.server_port}", flush=True)
@@ -40,6 +46,13 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+
+
+def watch_parent(parent: int) -> None:
+    """Exit once the parent is gone, so a killed test run leaves no server holding a port."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ class FakeEntra:
                big_group_size: int | None = None, data: dict | str | None = None, host: str = "127.0.0.1",
                port: int = 0, timeout: float = 60.0) -> FakeEntra:
         """Start the server (port 0: a free one) and wait until it answers; call stop() when done."""
-        command = [sys.executable, "-m", "fake_entra", "--host", host, "--port", str(port)]
+        command = [sys.executable, "-m", "fake_entra", "--host", host, "--port", str(port), "--exit-with-parent"]
         for flag, value in (("--seed", seed), ("--users", users), ("--groups", groups),
                             ("--big-group-size", big_group_size)):
             if value is not None:
