@@ -4,7 +4,7 @@ import hashlib
 from webapp.db import database
 from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, ConnectionExpired, ConsentRequired,
                               DelegatedTokenProvider, ExpiredClientSecret, GraphClient, InvalidClientSecret,
-                              PermissionDenied, TenantNotFound, TokenRejected)
+                              PermissionDenied, TenantNotFound, TokenRejected, Transport)
 from webapp.models import EntraConnection, SyncSettings, utcnow
 
 OAUTH = "oauth"
@@ -100,17 +100,18 @@ def store_refresh_token(connection_id, refresh_token, secret_box):
         EntraConnection.id == connection_id).execute()
 
 
-def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret):
+def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, retry):
     """A fresh provider built from the row as it is in the database now."""
     row = EntraConnection.get_by_id(connection.id)
+    transport = Transport(retry=retry) if retry else None
     if row.method == ENTERPRISE_APP:
         return AppOnlyTokenProvider(authority_url, row.tenant_id, row.client_id,
-                                    secret_box.decrypt(row.client_secret_encrypted))
+                                    secret_box.decrypt(row.client_secret_encrypted), transport=transport)
     if not portal_client_id:
         raise RuntimeError("MS_CLIENT_ID is not configured")
     return DelegatedTokenProvider(
         authority_url, portal_client_id, portal_client_secret, secret_box.decrypt(row.refresh_token_encrypted),
-        lambda token: store_refresh_token(row.id, token, secret_box), tenant=row.tenant_id)
+        lambda token: store_refresh_token(row.id, token, secret_box), tenant=row.tenant_id, transport=transport)
 
 
 class SharedTokenProvider:
@@ -156,10 +157,11 @@ def graph_client_for(connection, secret_box, authority_url, graph_url, *, portal
                      portal_client_secret=None, redis=None, session=None, retry=None):
     """A GraphClient for the connection: app-only for an enterprise app, delegated (rotating) for OAuth.
 
-    With `redis`, processes share the access token instead of each renewing (and rotating) it.
+    With `redis`, processes share the access token instead of each renewing (and rotating) it; `retry` applies
+    to the token and the Graph requests alike.
     """
     def make_provider():
-        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret)
+        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, retry)
 
     provider = make_provider() if redis is None else SharedTokenProvider(redis, token_key(connection), secret_box,
                                                                          make_provider)

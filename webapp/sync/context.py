@@ -4,9 +4,12 @@ import json
 from flask import current_app, request
 
 from webapp import connections
+from webapp.microsoft import RetryPolicy
 from webapp.models import SyncSettings
 
 SYNC_USERS_PER_PAGE = 50
+# A person is waiting: retry briefly, then say what happened (a sync job keeps the client's patient default).
+PAGE_RETRY = RetryPolicy(max_attempts=3, max_total_wait=4.0, base_backoff=0.5, max_backoff=2.0)
 
 
 def settings_of(team):
@@ -41,7 +44,7 @@ def graph_client(connection):
     """A GraphClient for the team's connection, sharing its access token through Redis."""
     app = current_app
     return connections.graph_client_from_config(connection, app.extensions["secret_box"], app.config,
-                                                redis=app.extensions["redis"])
+                                                redis=app.extensions["redis"], retry=PAGE_RETRY)
 
 
 def microsoft_problem(connection, error):

@@ -5,10 +5,10 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from webapp import connections
-from webapp.microsoft import AppOnlyTokenProvider, GraphClient, MicrosoftError, enterprise_app_errors
+from webapp.microsoft import AppOnlyTokenProvider, GraphClient, MicrosoftError, Transport, enterprise_app_errors
 from webapp.microsoft.validation import is_domain
 from webapp.sync import PAGE, bp
-from webapp.sync.context import enterprise_fields, saved_form, settings_of
+from webapp.sync.context import PAGE_RETRY, enterprise_fields, saved_form, settings_of
 from webapp.teams import leader_required
 
 GROUPS_SHOWN = 25
@@ -47,9 +47,10 @@ def load_groups(team):
     errors = enterprise_app_errors(fields["tenant_id"], fields["client_id"], secret_to_try)
     if not errors:
         provider = AppOnlyTokenProvider(current_app.config["ENTRA_AUTHORITY_URL"], fields["tenant_id"],
-                                        fields["client_id"], secret_to_try)
+                                        fields["client_id"], secret_to_try, transport=Transport(retry=PAGE_RETRY))
+        graph = GraphClient(current_app.config["GRAPH_API_URL"], provider, retry=PAGE_RETRY)
         try:
-            groups = GraphClient(current_app.config["GRAPH_API_URL"], provider).search_groups("", GROUPS_SHOWN)
+            groups = graph.search_groups("", GROUPS_SHOWN)
         except MicrosoftError as error:
             log.info("Enterprise app of team %s refused: %r", team.id, error)
             errors = {error.field or "form": error.message}
