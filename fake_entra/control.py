@@ -25,6 +25,7 @@ RULES = Map([
     Rule("/_fake/faults", endpoint="list_faults", methods=["GET"]),
     Rule("/_fake/faults/clear", endpoint="clear_faults", methods=["POST"]),
     Rule("/_fake/token-lifetime", endpoint="token_lifetime", methods=["POST"]),
+    Rule("/_fake/throttling", endpoint="throttling", methods=["POST"]),
     Rule("/_fake/refresh-tokens/revoke", endpoint="revoke_refresh_tokens", methods=["POST"]),
     Rule("/_fake/tenants", endpoint="list_tenants", methods=["GET"]),
     Rule("/_fake/tenants", endpoint="create_tenant", methods=["POST"]),
@@ -118,6 +119,11 @@ class Control:
             if name in data:
                 setattr(lifetimes, name, float(data[name]))
         return {"access": lifetimes.access, "refresh": lifetimes.refresh, "code": lifetimes.code}
+
+    def throttling(self, data):
+        """Turn Graph's resource-unit budget on or off: {enabled, limit, window}."""
+        return self.emulator.throttle.configure(bool(data.get("enabled", True)), data.get("limit"),
+                                                float(data.get("window", 10.0)))
 
     def revoke_refresh_tokens(self, data):
         """Invalidate refresh tokens, filtered by tenant_id, user_id and client_id."""

@@ -20,6 +20,7 @@ from fake_entra.faults import FAULT_CODES, FaultBook, retry_after_header
 from fake_entra.generate import generate_tenant
 from fake_entra.identity import TokenEndpoint, TokenError, discovery, token_error_response
 from fake_entra.odata import Cursors, GraphError, error_response, page_number
+from fake_entra.throttle import Throttle
 from fake_entra.tokens import TokenService
 
 IDENTITY_RULES = [
@@ -41,6 +42,7 @@ class Emulator:
         self.tokens = TokenService()
         self.faults = FaultBook()
         self.cursors = Cursors()
+        self.throttle = Throttle()
         self.authorizer = Authorizer(self)
         self.control = Control(self)
         self.url_map = Map(GRAPH_RULES + IDENTITY_RULES)
@@ -71,6 +73,7 @@ class Emulator:
             self.faults.clear_faults()
             self.faults.clear_counts()
             self.cursors.clear()
+            self.throttle.configure(False)
             self.authorizer.clear()
 
     def __call__(self, environ, start_response):
@@ -145,6 +148,11 @@ class Emulator:
             if tenant is None:
                 return error_response(request, 401, "InvalidAuthenticationToken",
                                       "Access token validation failure. Invalid tenant.")
+            units = graph.resource_units(route, request)
+            wait, used = self.throttle.charge(claims.get("appid", ""), tenant.id, len(tenant.users), units)
+            if wait is not None:
+                return error_response(request, 429, "TooManyRequests", "Too many requests: retry later.",
+                                      {"Retry-After": retry_after_header(wait)})
             permissions = set(claims.get("scp", "").split()) | set(claims.get("roles", []))
             call = graph.Call(request, tenant, claims, permissions, f"{authority}/v1.0", self.cursors,
                               self.directory.generation)
@@ -152,7 +160,9 @@ class Emulator:
                 response = graph.ROUTES[route](call, *values.values())
             except GraphError as err:
                 response = error_response(request, err.status, err.code, err.message, err.headers)
-        response.headers["x-ms-resource-unit"] = str(graph.resource_units(route, request))
+        response.headers["x-ms-resource-unit"] = str(units)
+        if used >= 80:
+            response.headers["x-ms-throttle-limit-percentage"] = f"{used / 100:.1f}"
         return response
 
 

@@ -145,6 +145,10 @@ class Control:
         """Remove consent: kind is 'all', 'delegated' or 'application'."""
         self.call("POST", f"/tenants/{tenant_id}/consent/revoke", {"client_id": client_id, "kind": kind})
 
+    def set_throttling(self, enabled: bool = True, limit: int | None = None, window: float = 10.0) -> dict:
+        """Enforce Graph's resource-unit budget per app and tenant (limit None: by tenant size)."""
+        return self.call("POST", "/throttling", {"enabled": enabled, "limit": limit, "window": window})
+
     def revoke_refresh_tokens(self, tenant_id: str | None = None, user_id: str | None = None,
                               client_id: str | None = None) -> int:
         """Invalidate matching refresh tokens (all when no filter); returns how many."""

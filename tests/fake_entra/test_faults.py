@@ -59,3 +59,17 @@ def test_a_slow_call_does_not_hold_up_others(fake_entra):
         assert graph_get(fake_entra, "/users?$top=1", token).status_code == 200
         assert time.monotonic() - started < 0.5
         assert slow.result().status_code == 200
+
+
+def test_resource_unit_budget_throttles_with_retry_after(fake_entra):
+    token = fake_entra.app_token()
+    fake_entra.control.set_throttling(limit=10, window=0.5)
+    members = f"/groups/{demo.group_id('Sales')}/transitiveMembers"
+    first = graph_get(fake_entra, members, token)
+    assert first.headers["x-ms-resource-unit"] == "5"
+    assert graph_get(fake_entra, members, token).headers["x-ms-throttle-limit-percentage"] == "1.0"
+    throttled = graph_get(fake_entra, members, token)
+    assert throttled.status_code == 429
+    assert 0 < float(throttled.headers["Retry-After"]) <= 0.5
+    time.sleep(float(throttled.headers["Retry-After"]))
+    assert graph_get(fake_entra, members, token).status_code == 200
