@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -60,18 +61,22 @@ def run_worker(env, *extra, timeout=60):
 
 
 def start_worker(env, *extra):
-    """A long-running `rq worker` process in its own process group."""
+    """A long-running `rq worker` process."""
     return subprocess.Popen([str(BIN / "rq"), "worker", "--url", env["REDIS_URL"], *extra, "sync"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def kill_group(process, sig=signal.SIGKILL):
-    """Signal a worker and its work horse."""
+    """Signal a worker and its work horse (which RQ puts in a session of its own)."""
     try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
+        horses = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        horses = []
+    for each in [process, *horses]:
+        try:
+            os.kill(each.pid, sig)
+        except ProcessLookupError:
+            pass
     process.wait(timeout=10)
 
 
