@@ -7,7 +7,7 @@ from htmx_flask import request as htmx_request
 
 from webapp import connections
 from webapp.db import database
-from webapp.engine.runs import start_sync
+from webapp.engine.runs import active_run, start_sync
 from webapp.microsoft import MicrosoftError
 from webapp.models import SyncSettings, utcnow
 from webapp.sync import PAGE, bp
@@ -93,8 +93,12 @@ def sync_now(team):
         problem = "Choose a Sync Group first."
     if problem:
         return _settings_fragment(team, form, {"form": problem}, 422)
-    start_sync(team.id, "manual", current_app.extensions["redis"])
-    flash("Sync started: its progress is shown below.")
+    running = active_run(team.id)
+    run = start_sync(team.id, "manual", current_app.extensions["redis"])
+    if running is not None and run.id == running.id:
+        flash("A sync is already running for this team: its progress is shown below.")
+    else:
+        flash("Sync started: its progress is shown below.")
     return _back_to_page(team)
 
 
