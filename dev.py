@@ -2,6 +2,7 @@
 
     python3 dev.py demo   start the whole product on embedded defaults
     python3 dev.py test   run the whole test suite
+    python3 dev.py bench  run the benchmarks (PostgreSQL at BENCH_POSTGRES_URL)
 
 Each creates (or refreshes) the virtual environment in .venv first.
 """
@@ -37,6 +38,7 @@ def main(argv):
     commands = {
         "demo": [str(BIN / "python"), "-m", "webapp.launcher"],
         "test": [str(BIN / "python"), "-m", "pytest", "-n", "auto", "-p", "no:cacheprovider"],
+        "bench": [str(BIN / "python"), "-m", "bench"],
     }
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)

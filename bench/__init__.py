@@ -1,0 +1,1 @@
+"""Benchmarks of the sync and the lists against the physical floor, measured in the same run."""
