@@ -155,11 +155,7 @@ def token_key(connection):
 
 def graph_client_for(connection, secret_box, authority_url, graph_url, *, portal_client_id=None,
                      portal_client_secret=None, redis=None, session=None, retry=None):
-    """A GraphClient for the connection: app-only for an enterprise app, delegated (rotating) for OAuth.
-
-    With `redis`, processes share the access token instead of each renewing (and rotating) it; `retry` applies
-    to the token and the Graph requests alike.
-    """
+    """A GraphClient for the connection (app-only or delegated); with `redis`, processes share its access token."""
     def make_provider():
         return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, retry)
 

@@ -1,7 +1,7 @@
 """The page itself, Save, Sync and Disconnect."""
 import json
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from htmx_flask import request as htmx_request
 
@@ -117,9 +117,3 @@ def _back_to_page(team):
         return "", 204, {"HX-Redirect": target}
     return redirect(target, code=303)
 
-
-@bp.get(PAGE + "/settings")
-@leader_required
-def settings(team):
-    """The settings form as the browser has it (used to re-render after a change)."""
-    return _settings_fragment(team, posted_form(request.args))
