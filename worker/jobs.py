@@ -14,7 +14,8 @@ from webapp.connections import connection_of, graph_client_from_config, note_fai
 from webapp.crypto import SecretBox, development_key
 from webapp.db import database
 from webapp.engine import sync
-from webapp.engine.runs import WORKER_STOPPED, active_run, fail_run, reap_stale_runs, start_sync, team_lock_key
+from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, prune_history, reap_stale_runs, start_sync,
+                                team_lock_key)
 from webapp.microsoft import MicrosoftError
 from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
 from worker.schedule import TeamState, due_teams, interval_minutes, next_sync_after
@@ -182,7 +183,7 @@ def _auto_sync_states():
 
 
 def tick():
-    """Every minute: fail runs whose worker stopped, then queue the automatic syncs that are due."""
+    """Every minute: fail runs whose worker stopped, queue the automatic syncs that are due, forget old runs."""
     config, _, connection = context()
     with database.connection_context():
         stale_teams = {row[0] for row in SyncRun.select(SyncRun.team).where(
@@ -192,4 +193,5 @@ def tick():
         due = due_teams(_auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
                         config["ENTERPRISE_APP_SYNC_MINUTES"])
         started = [start_sync(team_id, "auto", connection).id for team_id in due if active_run(team_id) is None]
+        prune_history()
     return started

@@ -1,5 +1,6 @@
 """Starting a team's sync run once, and noticing runs whose worker stopped."""
 
+import datetime as dt
 import logging
 
 from rq import Queue
@@ -7,7 +8,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from webapp.db import database
-from webapp.models import SyncRun, SyncSettings, utcnow
+from webapp.models import SyncOutcome, SyncRun, SyncSettings, utcnow
 
 QUEUE = "sync"
 JOB = "worker.jobs.sync_team"
@@ -17,6 +18,7 @@ JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
 WORKER_STOPPED = "The worker stopped before the sync finished; the next run will complete it."
 JOB_LOST = "The queued sync was lost before a worker started it."
+HISTORY_DAYS = 30
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ def reap_stale_runs(team_id, connection):
     holder = connection.get(team_lock_key(team_id))
     holder = int(holder) if holder else None
     reaped = 0
+    just_queued = utcnow() - dt.timedelta(seconds=ENQUEUE_LOCK_SECONDS)
     for run in SyncRun.select().where((SyncRun.team == team_id) & SyncRun.status.in_(ACTIVE)):
-        if run.id == holder:
+        if run.id == holder or (run.status == "queued" and run.created_at > just_queued):
             continue
         if run.status == "running":
             reaped += fail_run(run.id, WORKER_STOPPED)
@@ -89,3 +92,11 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None):
             raise
     log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger)
     return run
+
+
+def prune_history(days=HISTORY_DAYS):
+    """Forget runs, and their per-user outcomes, that ended more than `days` ago; returns how many runs."""
+    old = SyncRun.select(SyncRun.id).where(SyncRun.finished_at < utcnow() - dt.timedelta(days=days))
+    with database.atomic():
+        SyncOutcome.delete().where(SyncOutcome.run.in_(old)).execute()
+        return SyncRun.delete().where(SyncRun.id.in_(old)).execute()
