@@ -7,6 +7,7 @@ import pytest
 from fake_entra import demo
 from tests.sync_page.conftest import page_url
 from webapp import connections
+from webapp.models import SyncSettings
 
 HTMX = {"HX-Request": "true"}
 
@@ -73,8 +74,8 @@ def test_load_groups_connects_lists_groups_and_keeps_the_secret_hidden(entra, si
     assert '<span class="badge saved">saved</span>' in html and "<summary>Replace</summary>" in html
     assert demo.ENTERPRISE_APP_SECRET not in html
     saved = connections.connection_of(team.id)
-    assert (saved.method, saved.tenant_id, saved.client_id) == ("enterprise_app", demo.TENANT_DOMAIN,
-                                                                demo.ENTERPRISE_APP_CLIENT_ID)
+    assert (saved.method, saved.tenant_id, saved.tenant_name, saved.client_id) == (
+        "enterprise_app", demo.TENANT_ID, demo.TENANT_DOMAIN, demo.ENTERPRISE_APP_CLIENT_ID)
     assert app.extensions["secret_box"].decrypt(saved.client_secret_encrypted) == demo.ENTERPRISE_APP_SECRET
     page = signed_in.get(page_url(team)).get_data(as_text=True)
     assert demo.ENTERPRISE_APP_SECRET not in page and "saved" in page
@@ -94,3 +95,11 @@ def test_microsoft_unreachable_is_said_plainly(app, signed_in, team):
     app.config.update(ENTRA_AUTHORITY_URL="http://127.0.0.1:9", GRAPH_API_URL="http://127.0.0.1:9/v1.0")
     html = load_groups(signed_in, team).get_data(as_text=True)
     assert "Microsoft could not be reached; try again in a few minutes." in html
+
+
+def test_a_domain_is_stored_as_the_tenant_guid_so_the_sync_group_survives(entra, signed_in, team, app):
+    connections.save_oauth(team.id, demo.TENANT_ID, demo.TENANT_DOMAIN, "0.Arefresh", app.extensions["secret_box"])
+    SyncSettings.create(team=team, group_id=demo.group_id("Training"), group_name="Training")
+    assert load_groups(signed_in, team, tenant_id=demo.TENANT_DOMAIN).status_code == 200
+    assert connections.connection_of(team.id).tenant_id == demo.TENANT_ID
+    assert SyncSettings.get(SyncSettings.team == team).group_name == "Training"

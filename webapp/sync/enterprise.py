@@ -1,12 +1,15 @@
 """Create Your Own Enterprise App: check the three fields, try them on Microsoft, then save them (Load Groups)."""
 import logging
+from urllib.parse import quote
 
 from flask import current_app, render_template, request
 from flask_login import current_user
 
 from webapp import connections
-from webapp.microsoft import AppOnlyTokenProvider, GraphClient, MicrosoftError, Transport, enterprise_app_errors
-from webapp.microsoft.validation import is_domain
+from webapp.microsoft import (AppOnlyTokenProvider, GraphClient, MicrosoftError, Transport, UnexpectedResponse,
+                              enterprise_app_errors)
+from webapp.microsoft.errors import FIELD_TENANT_ID, parse_json
+from webapp.microsoft.validation import is_domain, is_guid
 from webapp.sync import PAGE, bp
 from webapp.sync.context import PAGE_RETRY, enterprise_fields, saved_form, settings_of
 from webapp.teams import leader_required
@@ -23,6 +26,19 @@ def _tenant_name(tenant, groups):
         if group.get("mail") and "@" in group["mail"]:
             return group["mail"].rsplit("@", 1)[1].lower()
     return tenant
+
+
+def tenant_guid(authority_url, tenant, transport):
+    """The tenant's GUID: a domain is resolved through its OpenID configuration, whose issuer names the GUID."""
+    if is_guid(tenant):
+        return tenant.lower()
+    url = f"{authority_url}/{quote(tenant, safe='')}/v2.0/.well-known/openid-configuration"
+    response = transport.request("GET", url, headers={"Accept": "application/json"})
+    body = parse_json(response.content) if response.status_code == 200 else None
+    parts = str((body or {}).get("issuer", "")).rstrip("/").split("/")
+    if len(parts) < 2 or not is_guid(parts[-2]):
+        raise UnexpectedResponse(status=response.status_code, field=FIELD_TENANT_ID)
+    return parts[-2].lower()
 
 
 def render_connection(team, **context):
@@ -46,17 +62,20 @@ def load_groups(team):
     secret_to_try = box.decrypt(connection.client_secret_encrypted) if keeps_secret else secret
     errors = enterprise_app_errors(fields["tenant_id"], fields["client_id"], secret_to_try)
     if not errors:
-        provider = AppOnlyTokenProvider(current_app.config["ENTRA_AUTHORITY_URL"], fields["tenant_id"],
-                                        fields["client_id"], secret_to_try, transport=Transport(retry=PAGE_RETRY))
+        authority = current_app.config["ENTRA_AUTHORITY_URL"]
+        transport = Transport(retry=PAGE_RETRY)
+        provider = AppOnlyTokenProvider(authority, fields["tenant_id"], fields["client_id"], secret_to_try,
+                                        transport=transport)
         graph = GraphClient(current_app.config["GRAPH_API_URL"], provider, retry=PAGE_RETRY)
         try:
             groups = graph.search_groups("", GROUPS_SHOWN)
+            tenant_id = tenant_guid(authority, fields["tenant_id"], transport)
         except MicrosoftError as error:
             log.info("Enterprise app of team %s refused: %r", team.id, error)
             errors = {error.field or "form": error.message}
     if errors:
         return render_connection(team, fields=fields, ea_errors=errors, show_enterprise=True), 422
-    connections.save_enterprise_app(team.id, fields["tenant_id"], fields["client_id"],
+    connections.save_enterprise_app(team.id, tenant_id, fields["client_id"],
                                     None if keeps_secret else secret, box,
                                     tenant_name=_tenant_name(fields["tenant_id"], groups),
                                     connected_by=current_user.id)
