@@ -30,8 +30,8 @@ def state(team_id, method="oauth", running=False, finished_minutes_ago=None, fai
 
 def test_due_teams_follow_the_interval_of_each_connection_method():
     states = [state(1), state(2, finished_minutes_ago=4), state(3, finished_minutes_ago=5),
-              state(4, "enterprise_app", finished_minutes_ago=60), state(5, "enterprise_app", finished_minutes_ago=1440),
-              state(6, running=True)]
+              state(4, "enterprise_app", finished_minutes_ago=60),
+              state(5, "enterprise_app", finished_minutes_ago=1440), state(6, running=True)]
     assert due_teams(states, NOW, 5, 1440) == [1, 3, 5]
 
 
@@ -96,7 +96,7 @@ def test_failed_auto_syncs_back_off_and_say_so(app, make_team, redis_connection,
     scheduler_burst(worker_env)
     run_worker(worker_env)
     run = SyncRun.get(SyncRun.team == team.id)
-    assert run.status == "failed" and "client secret is wrong" in run.error
+    assert run.status == "failed" and "client secret is wrong" in run.error and "wrong-secret" not in run.error
     settings = SyncSettings.get(SyncSettings.team == team.id)
     assert settings.failure_count == 1
     assert settings.next_sync_at - run.finished_at >= dt.timedelta(days=1)

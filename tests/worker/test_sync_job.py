@@ -1,4 +1,6 @@
 """A team's sync through a real `rq worker` process, Redis and fake_entra over HTTP."""
+from rq.job import Job
+
 from fake_entra import demo
 from tests.worker.conftest import emails_of, run_of, run_worker
 from webapp.engine.runs import start_sync
@@ -25,6 +27,8 @@ def test_manual_sync_adds_the_group_and_a_second_run_changes_nothing(synced_team
     assert emails_of(synced_team) == TRAINING | {leader_email}
     assert (run.added, run.created, run.skipped_disabled, run.removed) == (len(TRAINING), len(TRAINING), 2, 0)
     assert run.graph_requests == 1 and run.started_at and run.finished_at
+    job = Job.fetch(run.job_id, connection=redis_connection)
+    assert job.get_meta()["progress"] == f"Created {len(TRAINING)} of {len(TRAINING)} new users"
     megan = User.get(User.email == demo.ADMIN_EMAIL)
     assert (megan.name, megan.job_title, megan.department, megan.entra_object_id, megan.synced_by_team_id) == (
         "Megan Bowen", "IT Administrator", "IT", demo.user_id("Megan Bowen"), synced_team.id)
