@@ -114,7 +114,8 @@ def test_the_selection_survives_paging_and_search(connected, signed_in, team):
     assert "<strong>All Users</strong>" in cleared and picked[1] not in cleared
 
 
-def test_allow_deletion_lists_the_members_who_would_be_removed(connected, signed_in, team, platform_users, leader):
+def test_allow_deletion_lists_the_members_who_would_be_removed(connected, signed_in, team, platform_users, leader,
+                                                              app):
     User.create(email=f"diego.siciliani@{demo.TENANT_DOMAIN}", name="Diego S.", team=team)
     without = users_list(signed_in, team)
     assert "will be removed" not in without
@@ -125,6 +126,10 @@ def test_allow_deletion_lists_the_members_who_would_be_removed(connected, signed
     assert shown["Diego Siciliani"] == "disabled in Entra: will be removed"
     assert "Quentin B." not in shown and "Sam O." not in shown and leader.name not in shown
     assert sum(1 for status in shown.values() if status == "not in the group: will be removed") == 25
+    assert "deletion guard" not in users_list(signed_in, team, allow_deletion="1")
+    app.config["DELETION_GUARD_MINIMUM"] = 10
+    assert "25 members would be removed: more than the deletion guard allows (10)" in users_list(
+        signed_in, team, allow_deletion="1")
 
 
 def test_an_empty_group_says_so(connected, signed_in, team):
@@ -137,3 +142,15 @@ def test_a_missing_permission_is_shown_in_the_list(connected, signed_in, team):
     html = users_list(signed_in, team)
     assert "an administrator must grant the app the GroupMember.Read.All and User.Read.All permission" in html
     assert "administrator must grant" in signed_in.get(page_url(team)).get_data(as_text=True)
+
+
+def test_changing_the_group_then_keeping_it_keeps_the_selection(connected, signed_in, team):
+    picked = demo.user_id("Megan Bowen")
+    query = {"group_id": TRAINING, "group_name": "Training", "user_ids": picked}
+    changing = signed_in.get(page_url(team, "group"), query_string={**query, "change": "1"}).get_data(as_text=True)
+    assert 'id="group-search"' in changing and f'name="user_ids" value="{picked}"' in changing
+    kept = signed_in.get(page_url(team, "group"), query_string=query).get_data(as_text=True)
+    assert "1 user selected" in kept
+    other = signed_in.get(page_url(team, "group"), query_string={
+        **query, "choose": demo.group_id("Sales"), "choose_name": "Sales"}).get_data(as_text=True)
+    assert "<strong>Sales</strong>" in other and "<strong>All Users</strong>" in other and picked not in other

@@ -4,7 +4,9 @@ import time
 from flask import current_app, render_template, request
 
 from webapp import connections
+from webapp.engine.reconcile import SyncRules, guard_threshold
 from webapp.microsoft import MicrosoftError
+from webapp.models import User
 from webapp.sync import PAGE, bp
 from webapp.sync.context import graph_client, microsoft_problem, per_page, posted_form
 from webapp.sync.group_users import GroupUsers
@@ -77,8 +79,21 @@ def list_page(team, connection, form, search, page, reload=False):
     rows = page_rows(team.id, connection.tenant_id, users, form["allow_deletion"], leaders)
     rows += removals[max(0, start - in_group):max(0, start + size - in_group)]
     return {"rows": rows, "page": page, "last_page": last_page, "in_group": in_group,
+            "guard": _guard(team, connection, len(removals)),
             "removal_count": len(removals), "total": in_group + len(removals), "info": info,
             "age_minutes": int((time.time() - info["fetched_at"]) // 60)}
+
+
+def _guard(team, connection, removal_count):
+    """The deletion guard's limit when these removals exceed it (the run would then wait for a review), else None."""
+    if not removal_count:
+        return None
+    config = current_app.config
+    team_size = User.select().where((User.team == team) & (User.active == True)).count()  # noqa: E712
+    limit = guard_threshold(team_size, SyncRules(team.id, connection.tenant_id,
+                                                 guard_percent=config["DELETION_GUARD_PERCENT"],
+                                                 guard_minimum=config["DELETION_GUARD_MINIMUM"]))
+    return int(limit) if removal_count > limit else None
 
 
 @bp.get(PAGE + "/users")
