@@ -8,7 +8,7 @@ from fake_entra import demo
 from tests.browser.conftest import browser, live_server, page, screenshot  # noqa: F401  (shared browser fixtures)
 from tests.conftest import PASSWORD
 from webapp import connections
-from webapp.models import SyncSettings, Team, User
+from webapp.models import SyncRun, SyncSettings, Team, User
 
 
 @pytest.fixture
@@ -105,3 +105,21 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
     saved = SyncSettings.get(SyncSettings.team == team)
     assert (saved.group_name, saved.allow_deletion, saved.selected_user_ids) == ("Sales Leadership", True, None)
     assert connections.connection_of(team.id).method == "enterprise_app"
+
+    page.get_by_role("button", name="Sync", exact=True).click()
+    expect(page.get_by_text("Sync started: its progress is shown below.")).to_be_visible()
+    assert SyncRun.get(SyncRun.team == team).status == "queued"
+
+
+def test_refused_consent_ends_on_the_page_in_red(sync_page, screenshot, team, database_url):  # noqa: F811
+    page = sync_page
+    page.get_by_role("button", name="Connect Microsoft OAuth").click()
+    page.get_by_label("Email or username").fill(demo.ADMIN_EMAIL)
+    page.get_by_label("Password").fill(demo.USER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("alert")).to_contain_text("Consent was refused")
+    expect(page.get_by_role("button", name="Connect Microsoft OAuth")).to_be_visible()
+    if database_url.startswith("sqlite"):
+        screenshot("sync-oauth-consent-refused")
+    assert connections.connection_of(team.id) is None

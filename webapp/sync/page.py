@@ -43,7 +43,7 @@ def _checked_group(team, connection, form):
     """The group's name as Graph has it, or an error message; checked only when the group changes."""
     saved = settings_of(team)
     if not form["group_id"] or form["group_id"] == saved.group_id:
-        return form["group_name"] or saved.group_name, None
+        return saved.group_name if form["group_id"] else "", None
     try:
         return graph_client(connection).get_group(form["group_id"])["displayName"], None
     except MicrosoftError as error:
