@@ -26,7 +26,7 @@ def sync(team, group, allow_deletion=True):
     others = load_others(team.id, TENANT, group, members)
     plan = reconcile(group, members, others, load_leader_ids(team.id),
                      SyncRules(team_id=team.id, tenant_id=TENANT, allow_deletion=allow_deletion))
-    apply_plan(plan, team.id, run.id, TENANT)
+    apply_plan(plan, team.id, run.id)
     return plan, run
 
 
@@ -53,9 +53,10 @@ def test_apply_creates_adds_updates_and_removes_then_changes_nothing(app, make_t
     assert (leaving.team_id, leaving.active, leaving.removed_from_team_id) == (None, False, team.id)
     assert leaving.removed_at is not None
     assert User.get_by_id(leader.id).team_id == team.id
-    outcomes = {(o.action, o.email, o.user_id) for o in SyncOutcome.select().where(SyncOutcome.run == run.id)}
-    assert ("created", "person1@contoso.com", created.id) in outcomes
-    assert ("removed", "leaving@contoso.com", leaving.id) in outcomes
+    outcomes = {(o.action, o.email, o.entra_id, o.user_id)
+                for o in SyncOutcome.select().where(SyncOutcome.run == run.id)}
+    assert ("created", "person1@contoso.com", "oid-1", None) in outcomes
+    assert ("removed", "leaving@contoso.com", None, leaving.id) in outcomes
 
     renamed = [entra(1, mail="renamed@contoso.com", jobTitle="Lead Analyst"), entra(2), entra(3)]
     plan, _ = sync(team, renamed)
@@ -71,7 +72,7 @@ def test_apply_never_removes_a_leader_even_if_a_plan_says_so(app, make_team):
     TeamLeader.create(team=team, user=leader)
     plan, run = sync(team, [])
     plan.removals = [leader.id]
-    apply_plan(plan, team.id, run.id, TENANT)
+    apply_plan(plan, team.id, run.id)
     assert User.get_by_id(leader.id).team_id == team.id
 
 

@@ -1,8 +1,9 @@
 """Applying a plan: bulk writes in short transactions, safe to repeat, with the run's per-user outcomes."""
 
 from peewee import Case
+from psycopg2.extras import execute_values
 
-from webapp.db import database
+from webapp.db import database, is_postgres
 from webapp.engine.team_side import chunks
 from webapp.models import SyncOutcome, TeamLeader, User, utcnow
 
@@ -14,9 +15,20 @@ OUTCOME_FIELDS = (SyncOutcome.run, SyncOutcome.entra_id, SyncOutcome.user, SyncO
                   SyncOutcome.action, SyncOutcome.reason)
 
 
+def _insert_batch(sql, batch):
+    """One statement for many rows: multi-row VALUES on PostgreSQL, executemany on SQLite."""
+    cursor = database.cursor()
+    if is_postgres():
+        start = sql.index(" VALUES (") + len(" VALUES ")
+        end = sql.index(")", start) + 1
+        execute_values(cursor, sql[:start] + "%s" + sql[end:], batch, page_size=1000)
+    else:
+        cursor.executemany(sql, batch)
+
+
 def bulk_insert(model, fields, rows, ignore_conflicts=False, inserted=lambda count: None):
-    """Insert tuples ordered like `fields` in chunks, one prepared statement each (executemany): far less
-    Python work per row than insert_many. Every field with a default must be listed, so none is added."""
+    """Insert tuples ordered like `fields`, SQL rendered once by peewee: far less Python work per row than
+    insert_many. Every field with a default must be listed, so none is added."""
     query = model.insert_many(rows[:1], fields=list(fields))
     if ignore_conflicts:
         query = query.on_conflict_ignore()
@@ -26,7 +38,7 @@ def bulk_insert(model, fields, rows, ignore_conflicts=False, inserted=lambda cou
     done = 0
     for batch in chunks(rows, INSERT_CHUNK):
         with database.atomic():
-            database.cursor().executemany(sql, batch)
+            _insert_batch(sql, batch)
         done += len(batch)
         inserted(done)
 
@@ -81,31 +93,19 @@ def _remove(plan, team_id, progress):
         progress(f"Removed {len(batch)} users")
 
 
-def _created_ids(plan, tenant_id):
-    """Ids of the users this plan created, by object id, a chunk per query."""
-    ids = {}
-    object_ids = [join.entra_id for join in plan.creates]
-    for batch in chunks(object_ids):
-        query = User.select(User.entra_object_id, User.id).where(
-            (User.entra_tenant_id == tenant_id) & User.entra_object_id.in_(batch))
-        ids.update(query.tuples())
-    return ids
-
-
-def record_outcomes(plan, run_id, tenant_id):
-    """Store the plan's per-user outcomes for the run, in chunks."""
-    created = _created_ids(plan, tenant_id) if plan.creates else {}
-    rows = [(run_id, outcome.entra_id, outcome.user_id or created.get(outcome.entra_id), outcome.email[:320],
+def record_outcomes(plan, run_id):
+    """Store the plan's per-user outcomes for the run (new users are known by Entra id and email)."""
+    rows = [(run_id, outcome.entra_id, outcome.user_id, outcome.email[:320],
              outcome.name[:200], outcome.action, outcome.reason[:255]) for outcome in plan.outcomes]
     if rows:
         bulk_insert(SyncOutcome, OUTCOME_FIELDS, rows)
 
 
-def apply_plan(plan, team_id, run_id, tenant_id, progress=lambda message: None):
+def apply_plan(plan, team_id, run_id, progress=lambda message: None):
     """Write the plan: creates, adds, updates, removals, then outcomes; returns the run's counts."""
     _create(plan, team_id, progress)
     _add(plan, team_id, progress)
     _update(plan, team_id, progress)
     _remove(plan, team_id, progress)
-    record_outcomes(plan, run_id, tenant_id)
+    record_outcomes(plan, run_id)
     return plan.counts()

@@ -64,5 +64,5 @@ def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_
                       confirmed_removals=confirmed_removals(team_id, reviewed_run_id, group_fingerprint))
     plan = reconcile(users, members, others, load_leader_ids(team_id), rules)
     progress("Applying the changes")
-    counts = apply_plan(plan, team_id, run_id, connection.tenant_id, progress)
+    counts = apply_plan(plan, team_id, run_id, progress)
     return plan, counts
