@@ -49,6 +49,18 @@ def main():
     def log(message):
         print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
 
+    try:
+        run_all(args, sizes, kinds, users, rows, log)
+    finally:
+        print()
+        print(render(rows))
+        meta = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "machine": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()}
+        write_json(Path(args.out), rows, meta)
+        print(f"\nWritten to {args.out}")
+
+
+def run_all(args, sizes, kinds, users, rows, log):
     with tempfile.TemporaryDirectory(prefix="entra-bench-") as workdir, stage(workdir, users) as bench:
         log(f"fake_entra seeded: {users:,} users")
         control, tenant_id = bench.fake.control, bench.tenant["tenant_id"]
@@ -64,13 +76,8 @@ def main():
             run_sizes(bench, kind, sizes, groups, rows, log)
             bench.empty_database()
             log(f"{kind}: scheduler round of {args.auto_teams} teams")
-            rows.append(scenarios.scheduler_round(bench, kind, auto_groups, AUTO_MEMBERS))
-    print()
-    print(render(rows))
-    meta = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
-            "cpus": os.cpu_count(), "python": platform.python_version()}
-    write_json(Path(args.out), rows, meta)
-    print(f"\nWritten to {args.out}")
+            if auto_groups:
+                rows.append(scenarios.scheduler_round(bench, kind, auto_groups, AUTO_MEMBERS))
 
 
 if __name__ == "__main__":

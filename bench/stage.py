@@ -113,3 +113,4 @@ def stage(workdir, users):
             yield bench
     finally:
         redis_process.terminate()
+        redis_process.wait(timeout=10)

@@ -22,10 +22,6 @@ ENCRYPTION_KEY = Fernet.generate_key().decode()
 PASSWORD = "correct horse battery staple"
 
 
-def _worker():
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A private redis-server for this test process."""
@@ -36,8 +32,8 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def postgres_url():
-    """A database of this test process's own on the PostgreSQL server, created once."""
-    name = f"entra_test_{_worker()}"
+    """A database of this test process's own on the PostgreSQL server, dropped at the end."""
+    name = f"entra_test_{os.getpid()}"
     try:
         admin = psycopg2.connect(POSTGRES_URL, connect_timeout=3)
     except psycopg2.OperationalError as exc:
@@ -46,10 +42,13 @@ def postgres_url():
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS " + name)
         cursor.execute("CREATE DATABASE " + name)
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    if not database.is_closed():
+        database.close()
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.close()
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,6 +7,7 @@ from htmx_flask import request as htmx_request
 from webapp.db import database
 from webapp.members.forms import validate_member
 from webapp.models import TeamLeader, User, utcnow
+from webapp.search import name_or_email_contains
 from webapp.teams import leader_required
 
 bp = Blueprint("members", __name__, url_prefix="/teams/<int:team_id>/members")
@@ -17,7 +18,7 @@ RESTORE_DAYS = 30
 def member_query(team, search):
     query = User.select().where((User.team == team) & (User.active == True))  # noqa: E712
     if search:
-        query = query.where(User.name.contains(search) | User.email.contains(search))
+        query = query.where(name_or_email_contains(search))
     return query
 
 

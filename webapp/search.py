@@ -1,0 +1,42 @@
+"""Substring search of users by name or email that stays fast on big teams.
+
+SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained by triggers;
+PostgreSQL uses trigram GIN indexes (pg_trgm), which serve ILIKE directly.
+"""
+from peewee import SQL
+
+from webapp.db import database, is_sqlite
+from webapp.models import User
+
+TRIGRAM = 3
+
+SQLITE_SCHEMA = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS users_search USING fts5("
+    "name, email, content='users', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS users_search_insert AFTER INSERT ON users BEGIN "
+    "INSERT INTO users_search(rowid, name, email) VALUES (new.id, new.name, new.email); END",
+    "CREATE TRIGGER IF NOT EXISTS users_search_delete AFTER DELETE ON users BEGIN "
+    "INSERT INTO users_search(users_search, rowid, name, email) VALUES ('delete', old.id, old.name, old.email); END",
+    "CREATE TRIGGER IF NOT EXISTS users_search_update AFTER UPDATE OF name, email ON users BEGIN "
+    "INSERT INTO users_search(users_search, rowid, name, email) VALUES ('delete', old.id, old.name, old.email); "
+    "INSERT INTO users_search(rowid, name, email) VALUES (new.id, new.name, new.email); END",
+    "INSERT INTO users_search(users_search) VALUES ('rebuild')",
+]
+POSTGRES_SCHEMA = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS users_name_trgm ON users USING gin (name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS users_email_trgm ON users USING gin (email gin_trgm_ops)",
+]
+
+
+def create_search_indexes():
+    for statement in SQLITE_SCHEMA if is_sqlite() else POSTGRES_SCHEMA:
+        database.execute_sql(statement)
+
+
+def name_or_email_contains(text):
+    """A WHERE clause: the user's name or email contains `text`, case-insensitively."""
+    if is_sqlite() and len(text) >= TRIGRAM:
+        phrase = '"' + text.replace('"', '""') + '"'
+        return User.id.in_(SQL("(SELECT rowid FROM users_search WHERE users_search MATCH ?)", (phrase,)))
+    return User.name.contains(text) | User.email.contains(text)
