@@ -10,7 +10,7 @@ from rq import get_current_job
 
 from webapp import config as settings_module
 from webapp import db
-from webapp.connections import connection_of, graph_client_from_config, note_failure
+from webapp.connections import clear_error, connection_of, graph_client_from_config, note_failure
 from webapp.crypto import SecretBox, development_key
 from webapp.db import database
 from webapp.engine import sync
@@ -143,6 +143,8 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         plan, counts = sync.sync_team(team_id, run_id, entra, graph, guard,
                                       _progress(run_id, lock, get_current_job()), reviewed_run_id)
         status = "needs_review" if plan.needs_review else "succeeded"
+        if entra.error:
+            clear_error(entra.id)
     except MicrosoftError as exc:
         error = exc.message
         note_failure(entra, exc)

@@ -6,6 +6,7 @@ from rq_scheduler import Scheduler
 
 from fake_entra import demo
 from tests.worker.conftest import BIN, ROOT, connect, emails_of, run_worker
+from webapp import connections
 from webapp.models import SyncRun, SyncSettings
 from worker.schedule import (PERIODIC_JOBS, PeriodicJob, TeamState, due_teams, next_sync_after,
                              plan_schedule)
@@ -90,6 +91,14 @@ def test_auto_sync_follows_group_changes_on_the_next_tick(app, make_team, redis_
     assert f"alex.wilber@{demo.TENANT_DOMAIN}" in members and f"rita.moreno@{demo.TENANT_DOMAIN}" not in members
 
 
+def connect_again(app, team):
+    """The leader pastes the right secret; keep the error so the sync, not the save, is seen to clear it."""
+    error = connections.connection_of(team.id).error
+    connections.save_enterprise_app(team.id, demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID, demo.ENTERPRISE_APP_SECRET,
+                                    app.extensions["secret_box"])
+    connections.mark_error(connections.connection_of(team.id).id, error)
+
+
 def test_failed_auto_syncs_back_off_and_say_so(app, make_team, redis_connection, worker_env, signed_in, leader):
     team = leader.team
     connect(app, team, secret="wrong-secret", auto_sync=True)
@@ -102,3 +111,13 @@ def test_failed_auto_syncs_back_off_and_say_so(app, make_team, redis_connection,
     assert settings.next_sync_at - run.finished_at >= dt.timedelta(days=1)
     page = signed_in.get(f"/teams/{team.id}/runs/panel").get_data(as_text=True)
     assert "Auto Sync failed 1 time in a row" in page and "client secret is wrong" in page
+    assert "client secret is wrong" in connections.connection_of(team.id).error
+
+    connect_again(app, team)
+    SyncRun.update(finished_at=run.finished_at - dt.timedelta(days=3)).where(SyncRun.id == run.id).execute()
+    next_tick_now(redis_connection)
+    scheduler_burst(worker_env)
+    run_worker(worker_env)
+    assert SyncRun.select().where(SyncRun.team == team.id).order_by(SyncRun.id.desc()).first().status == "succeeded"
+    assert SyncSettings.get(SyncSettings.team == team.id).failure_count == 0
+    assert connections.connection_of(team.id).error is None
