@@ -10,6 +10,8 @@ from tests.conftest import PASSWORD
 from webapp import connections
 from webapp.models import SyncRun, SyncSettings, Team, User
 
+SLOW = 20_000  # ms: the machine running the tests is shared, and these steps go through fake_entra
+
 
 @pytest.fixture
 def sync_page(page, live_server, entra, leader, team):  # noqa: F811
@@ -21,7 +23,7 @@ def sync_page(page, live_server, entra, leader, team):  # noqa: F811
     page.get_by_text("Team Leader").click()
     page.get_by_role("link", name="Manage Team").click()
     page.get_by_role("link", name="Azure Entra Sync").click()
-    expect(page.get_by_role("heading", name="Microsoft 365 tenant")).to_be_visible()
+    expect(page.get_by_role("heading", name="Microsoft 365 tenant")).to_be_visible(timeout=SLOW)
     return page
 
 
@@ -35,40 +37,40 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Consent on behalf of your organization").check()
     page.get_by_role("button", name="Accept").click()
-    expect(page.get_by_text(f"Connected to {demo.TENANT_DOMAIN}")).to_be_visible()
+    expect(page.get_by_text(f"Connected to {demo.TENANT_DOMAIN}")).to_be_visible(timeout=SLOW)
     expect(page.locator(".big-check")).to_have_text("✓")
 
     page.get_by_role("combobox").press_sequentially("trai", delay=40)
     option = page.get_by_role("option", name="Training")
-    expect(page.get_by_role("option")).to_have_count(1)
+    expect(page.get_by_role("option")).to_have_count(1, timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-connected-group-search")
     option.click()
-    expect(page.get_by_text("All Users")).to_be_visible()
+    expect(page.get_by_text("All Users")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("22 in the group")).to_be_visible()
+    expect(page.get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
 
     search = page.get_by_role("searchbox", name="Search users")
     search.fill("megan")
-    expect(page.locator("table.sync-users tbody tr")).to_have_count(1)
+    expect(page.locator("table.sync-users tbody tr")).to_have_count(1, timeout=SLOW)
     page.get_by_label("Select Megan Bowen").check()
-    expect(page.get_by_text("1 user selected")).to_be_visible()
+    expect(page.get_by_text("1 user selected")).to_be_visible(timeout=SLOW)
     page.get_by_role("searchbox", name="Search users").fill("partner")
-    expect(page.locator("table.sync-users tbody tr")).to_have_count(2)
+    expect(page.locator("table.sync-users tbody tr")).to_have_count(2, timeout=SLOW)
     page.get_by_label("Select Jane Doe").check()
-    expect(page.get_by_text("2 users selected")).to_be_visible()
+    expect(page.get_by_text("2 users selected")).to_be_visible(timeout=SLOW)
     page.get_by_role("searchbox", name="Search users").fill("")
-    expect(page.locator("table.sync-users tbody tr")).to_have_count(22)
+    expect(page.locator("table.sync-users tbody tr")).to_have_count(22, timeout=SLOW)
     expect(page.get_by_label("Select Megan Bowen")).to_be_checked()
     expect(page.get_by_label("Select Jane Doe")).to_be_checked()
     expect(page.get_by_label("Select Kofi Mensah")).not_to_be_checked()
-    expect(page.locator("tr", has_text="Rita Moreno")).to_contain_text("in another team")
-    expect(page.locator("tr", has_text="Quentin Blake").locator(".red-x")).to_be_visible()
+    expect(page.locator("tr", has_text="Rita Moreno")).to_contain_text("in another team", timeout=SLOW)
+    expect(page.locator("tr", has_text="Quentin Blake").locator(".red-x")).to_be_visible(timeout=SLOW)
     page.get_by_label("Synchronize users with this group daily").check()
     if database_url.startswith("sqlite"):
         screenshot("sync-users-selected")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved.")).to_be_visible()
+    expect(page.get_by_text("Saved.")).to_be_visible(timeout=SLOW)
 
     saved = SyncSettings.get(SyncSettings.team == team)
     assert (saved.group_name, saved.auto_sync, saved.allow_deletion) == ("Training", True, False)
@@ -84,30 +86,30 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
     page.get_by_label("Client Secret").fill("not~the.right-secret")
     page.get_by_role("button", name="Load Groups").click()
     expect(page.locator("#ea-client_secret-error")).to_have_text(
-        "The client secret is wrong. Paste the secret's Value, not its Secret ID.")
+        "The client secret is wrong. Paste the secret's Value, not its Secret ID.", timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-enterprise-app-wrong-secret")
     assert connections.connection_of(team.id) is None
 
     page.get_by_label("Client Secret").fill(demo.ENTERPRISE_APP_SECRET)
     page.get_by_role("button", name="Load Groups").click()
-    expect(page.get_by_text("with your Enterprise App")).to_be_visible()
-    expect(page.get_by_text("saved", exact=True)).to_be_visible()
+    expect(page.get_by_text("with your Enterprise App")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text("saved", exact=True)).to_be_visible(timeout=SLOW)
     page.get_by_role("option", name="Sales Leadership").click()
     page.get_by_label("Allow Deletion").check()
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("3 in the group")).to_be_visible()
-    expect(page.get_by_text("not in the group: will be removed").first).to_be_visible()
+    expect(page.get_by_text("3 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text("not in the group: will be removed").first).to_be_visible(timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-enterprise-app-allow-deletion")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved.")).to_be_visible()
+    expect(page.get_by_text("Saved.")).to_be_visible(timeout=SLOW)
     saved = SyncSettings.get(SyncSettings.team == team)
     assert (saved.group_name, saved.allow_deletion, saved.selected_user_ids) == ("Sales Leadership", True, None)
     assert connections.connection_of(team.id).method == "enterprise_app"
 
     page.get_by_role("button", name="Sync", exact=True).click()
-    expect(page.get_by_text("Sync started: its progress is shown below.")).to_be_visible()
+    expect(page.get_by_text("Sync started: its progress is shown below.")).to_be_visible(timeout=SLOW)
     assert SyncRun.get(SyncRun.team == team).status == "queued"
 
 
@@ -118,8 +120,8 @@ def test_refused_consent_ends_on_the_page_in_red(sync_page, screenshot, team, da
     page.get_by_label("Password").fill(demo.USER_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_role("alert")).to_contain_text("Consent was refused")
-    expect(page.get_by_role("button", name="Connect Microsoft OAuth")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Consent was refused", timeout=SLOW)
+    expect(page.get_by_role("button", name="Connect Microsoft OAuth")).to_be_visible(timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-oauth-consent-refused")
     assert connections.connection_of(team.id) is None
