@@ -153,6 +153,11 @@ def token_key(connection):
     return "entra:access-token:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
 
 
+def forget_access_token(redis, connection):
+    """Drop the shared access token, so the next request gets one with the permissions granted since."""
+    redis.delete(token_key(connection))
+
+
 def graph_client_for(connection, secret_box, authority_url, graph_url, *, portal_client_id=None,
                      portal_client_secret=None, redis=None, session=None, retry=None):
     """A GraphClient for the connection (app-only or delegated); with `redis`, processes share its access token."""

@@ -130,3 +130,8 @@ def test_the_issuer_must_be_the_authority_of_the_tokens_own_tenant(app):
         assert not issuer_matches_tenant(claims, f"{authority}/{demo.FABRIKAM_TENANT_ID}/v2.0")
         assert not issuer_matches_tenant(claims, f"{authority}/{{tenantid}}/v2.0")
         assert not issuer_matches_tenant({}, f"{authority}/{demo.TENANT_ID}/v2.0")
+
+
+def test_connect_without_a_portal_app_says_so(app, signed_in, team):
+    page = signed_in.post(page_url(team, "connect"), data={"mode": "switch"}, follow_redirects=True)
+    assert "Connect Microsoft OAuth is not configured (MS_CLIENT_ID is missing): ask your operator." in _text(page)

@@ -154,3 +154,14 @@ def test_changing_the_group_then_keeping_it_keeps_the_selection(connected, signe
     other = signed_in.get(page_url(team, "group"), query_string={
         **query, "choose": demo.group_id("Sales"), "choose_name": "Sales"}).get_data(as_text=True)
     assert "<strong>Sales</strong>" in other and "<strong>All Users</strong>" in other and picked not in other
+
+
+def test_the_red_state_goes_once_microsoft_answers_again(connected, signed_in, team):
+    connected.control.revoke_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID, "application")
+    users_list(signed_in, team)
+    assert "needs attention" in signed_in.get(page_url(team)).get_data(as_text=True)
+    connected.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID,
+                                    application=demo.ENTERPRISE_APP_PERMISSIONS)
+    assert "Training" in signed_in.get(page_url(team, "groups"), query_string={"group_q": "train"}).get_data(
+        as_text=True)
+    assert "needs attention" not in signed_in.get(page_url(team)).get_data(as_text=True)

@@ -47,9 +47,16 @@ def graph_client(connection):
                                                 redis=app.extensions["redis"], retry=PAGE_RETRY)
 
 
+def microsoft_answered(connection):
+    """Microsoft accepted the connection again: forget the problem kept on it."""
+    if connection.error:
+        connections.clear_error(connection.id)
+
+
 def microsoft_problem(connection, error):
     """The plain message for a Microsoft error; errors only the leader can fix are also kept on the connection."""
-    connections.note_failure(connection, error)
+    if connections.note_failure(connection, error):
+        connections.forget_access_token(current_app.extensions["redis"], connection)
     return error.message
 
 

@@ -8,7 +8,7 @@ from webapp.engine.reconcile import SyncRules, guard_threshold
 from webapp.microsoft import MicrosoftError
 from webapp.models import User
 from webapp.sync import PAGE, bp
-from webapp.sync.context import graph_client, microsoft_problem, per_page, posted_form
+from webapp.sync.context import graph_client, microsoft_answered, microsoft_problem, per_page, posted_form
 from webapp.sync.group_users import GroupUsers
 from webapp.sync.statuses import leader_ids, members_not_in_group, page_rows
 from webapp.teams import leader_required
@@ -29,6 +29,7 @@ def groups(team):
     else:
         try:
             found = graph_client(connection).search_groups(search, GROUPS_SHOWN)
+            microsoft_answered(connection)
         except MicrosoftError as error:
             problem = microsoft_problem(connection, error)
     return render_template("sync/_group_options.html", team=team, groups=found, search=search, error=problem,
@@ -60,6 +61,7 @@ def _cached_group_users(team, connection, group_id, reload):
     info = None if reload else group_users.info()
     if info is None:
         info = group_users.load(graph_client(connection), group_id)
+        microsoft_answered(connection)
     return group_users, info
 
 
