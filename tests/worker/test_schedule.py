@@ -2,6 +2,8 @@
 import datetime as dt
 import subprocess
 
+from rq import Queue
+from rq.registry import FailedJobRegistry
 from rq_scheduler import Scheduler
 
 from fake_entra import demo
@@ -89,6 +91,7 @@ def test_auto_sync_follows_group_changes_on_the_next_tick(app, make_team, redis_
     assert (second.trigger, second.status, second.added, second.removed) == ("auto", "succeeded", 1, 1)
     members = emails_of(team)
     assert f"alex.wilber@{demo.TENANT_DOMAIN}" in members and f"rita.moreno@{demo.TENANT_DOMAIN}" not in members
+    assert FailedJobRegistry(queue=Queue("sync", connection=redis_connection)).count == 0, "every tick ran cleanly"
 
 
 def connect_again(app, team):
