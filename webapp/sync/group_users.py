@@ -74,9 +74,6 @@ class GroupUsers:
             swap.rename(temp + part, self.key(part))
         swap.execute()
 
-    def forget(self):
-        self.redis.delete(*(self.key(part) for part in PARTS))
-
     def page(self, search, offset, limit):
         """(total, users) of one page, filtered by a name/email substring: reads only that page's rows."""
         if not search:

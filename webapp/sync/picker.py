@@ -1,4 +1,5 @@
 """Sync Group type-ahead (searched by Graph) and the Sync Users list (cached in Redis, paged, searched)."""
+import logging
 import time
 
 from flask import current_app, render_template, request
@@ -14,6 +15,7 @@ from webapp.sync.statuses import leader_ids, members_not_in_group, page_rows
 from webapp.teams import leader_required
 
 GROUPS_SHOWN = 25
+log = logging.getLogger(__name__)
 NOT_CONNECTED = "Connect your Microsoft 365 tenant first."
 
 
@@ -62,6 +64,8 @@ def _cached_group_users(team, connection, group_id, reload):
     if info is None:
         info = group_users.load(graph_client(connection), group_id)
         microsoft_answered(connection)
+        log.info("Sync Users of team %s: %d users fetched with %d Graph requests", team.id, info["count"],
+                 info["graph_requests"])
     return group_users, info
 
 
