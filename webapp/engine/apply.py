@@ -27,8 +27,7 @@ def _insert_batch(sql, batch):
 
 
 def bulk_insert(model, fields, rows, ignore_conflicts=False, inserted=lambda count: None):
-    """Insert tuples ordered like `fields`, SQL rendered once by peewee: far less Python work per row than
-    insert_many. Every field with a default must be listed, so none is added."""
+    """Insert tuples ordered like `fields` with SQL rendered once (every defaulted field listed, so none is added)."""
     query = model.insert_many(rows[:1], fields=list(fields))
     if ignore_conflicts:
         query = query.on_conflict_ignore()
