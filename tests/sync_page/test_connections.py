@@ -1,5 +1,6 @@
 """Saving, replacing and removing a team's Entra connection."""
 from webapp import connections
+from webapp.microsoft import ConnectionExpired, NetworkError
 from webapp.models import EntraConnection, SyncSettings
 
 TENANT_A = "7c3e5a1d-2b4f-4e8a-9d6c-1f0b3a5c7e9d"
@@ -61,8 +62,6 @@ def test_disconnect_removes_the_connection_and_the_group(app, team):
 
 
 def test_errors_a_leader_must_fix_are_kept_on_the_connection(app, team):
-    from webapp.microsoft import ConnectionExpired, NetworkError
-
     connection = connections.save_oauth(team.id, TENANT_A, "Contoso", "token", _box(app))
     assert connections.note_failure(connection, NetworkError()) is False
     assert connections.connection_of(team.id).error is None

@@ -1,5 +1,6 @@
 """Sync Group type-ahead and the Sync Users list: statuses, search, paging, one Graph fetch, Allow Deletion."""
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -7,6 +8,7 @@ from fake_entra import demo
 from tests.sync_page.conftest import page_url
 from webapp import connections
 from webapp.models import Team, User
+from webapp.sync.group_users import GroupUsers
 
 TRAINING = demo.group_id("Training")
 MEMBERS_URL = "GET /groups/{id}/transitiveMembers/microsoft.graph.user"
@@ -165,3 +167,18 @@ def test_the_red_state_goes_once_microsoft_answers_again(connected, signed_in, t
     assert "Training" in signed_in.get(page_url(team, "groups"), query_string={"group_q": "train"}).get_data(
         as_text=True)
     assert "needs attention" not in signed_in.get(page_url(team)).get_data(as_text=True)
+
+
+def test_two_first_loads_at_once_fetch_the_group_once(connected, app, team):
+    connected.control.inject(delay=0.5, path="transitiveMembers", count=None)
+    connection = connections.connection_of(team.id)
+
+    def first_load():
+        client = connections.graph_client_from_config(connection, app.extensions["secret_box"], app.config)
+        return GroupUsers(app.extensions["redis"], team.id, TRAINING).ensure(lambda: client, TRAINING)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: first_load(), range(2)))
+    assert sorted(fetched for _, fetched in results) == [False, True]
+    assert all(info["count"] == 22 for info, _ in results)
+    assert connected.control.counts()[MEMBERS_URL] == 1

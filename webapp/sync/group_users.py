@@ -6,6 +6,7 @@ import uuid
 from webapp.microsoft import EntraUser
 
 CACHE_SECONDS = 600
+LOAD_LOCK_SECONDS = 120
 WRITE_CHUNK = 2000
 PARTS = ("rows", "index", "ids", "emails", "info")
 
@@ -39,6 +40,17 @@ class GroupUsers:
         """{'fetched_at', 'graph_requests', 'count'} of the cached copy, or None when there is none."""
         raw = self.redis.get(self.key("info"))
         return json.loads(raw) if raw else None
+
+    def ensure(self, make_graph_client, group_id, reload=False):
+        """(info, fetched): the cached copy, fetched by one process at a time while the others wait for it."""
+        info = None if reload else self.info()
+        if info is not None:
+            return info, False
+        with self.redis.lock(self.key("loading"), timeout=LOAD_LOCK_SECONDS, blocking_timeout=LOAD_LOCK_SECONDS):
+            info = None if reload else self.info()
+            if info is not None:
+                return info, False
+            return self.load(make_graph_client(), group_id), True
 
     def load(self, graph_client, group_id):
         """Fetch every user of the group (a complete list or an exception) and replace the cached copy."""

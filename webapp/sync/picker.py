@@ -60,9 +60,8 @@ def _page_number():
 def _cached_group_users(team, connection, group_id, reload):
     """The group's users in Redis, fetched from Graph only when missing, expired or asked for."""
     group_users = GroupUsers(current_app.extensions["redis"], team.id, group_id)
-    info = None if reload else group_users.info()
-    if info is None:
-        info = group_users.load(graph_client(connection), group_id)
+    info, fetched = group_users.ensure(lambda: graph_client(connection), group_id, reload)
+    if fetched:
         microsoft_answered(connection)
         log.info("Sync Users of team %s: %d users fetched with %d Graph requests", team.id, info["count"],
                  info["graph_requests"])
