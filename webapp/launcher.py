@@ -38,8 +38,9 @@ def processes(env):
     return {
         "web": [os.path.join(bin_dir, "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{WEB_PORT}",
                 "--workers", "1", "--threads", "8", "--log-level", "warning"],
-        "worker": [os.path.join(bin_dir, "rq"), "worker", "--url", env["REDIS_URL"], "sync"],
-        "scheduler": [os.path.join(bin_dir, "rqscheduler"), "--url", env["REDIS_URL"], "--interval", "10"],
+        "worker": [os.path.join(bin_dir, "rq"), "worker", "--url", env["REDIS_URL"], "--path", str(settings.ROOT),
+                   "sync"],
+        "scheduler": [sys.executable, "-m", "worker.scheduler", "--interval", "10"],
     }
 
 
@@ -53,7 +54,7 @@ def main():
         env = demo_environment(fake)
         run(["migrate"], env)
         run(["demo-data"], env)
-        children = {name: subprocess.Popen(cmd, env=env) for name, cmd in processes(env).items()}
+        children = {name: subprocess.Popen(cmd, env=env, cwd=settings.ROOT) for name, cmd in processes(env).items()}
         print(f"""
 Entra Team Sync is running at http://127.0.0.1:{WEB_PORT}/
   Sign in as {demo_leader()}.
