@@ -1,4 +1,5 @@
 """Saving, replacing and removing a team's Entra connection."""
+from fake_entra import demo
 from webapp import connections
 from webapp.microsoft import ConnectionExpired, NetworkError
 from webapp.models import EntraConnection, SyncSettings
@@ -69,3 +70,19 @@ def test_errors_a_leader_must_fix_are_kept_on_the_connection(app, team):
     assert connections.connection_of(team.id).error == "The Microsoft connection has expired: reconnect."
     connections.clear_error(connection.id)
     assert connections.connection_of(team.id).error is None
+
+
+def test_processes_share_one_access_token_through_redis(app, team, fake_entra):
+    connection = connections.save_enterprise_app(team.id, demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID,
+                                                 demo.ENTERPRISE_APP_SECRET, _box(app))
+    for _ in range(3):
+        client = connections.graph_client_for(connection, _box(app), fake_entra.authority_url, fake_entra.graph_url,
+                                              redis=app.extensions["redis"])
+        assert [group["displayName"] for group in client.search_groups("train")] == ["Training"]
+    assert fake_entra.control.counts() == {"POST /token": 1, "GET /groups": 3}
+    cached = app.extensions["redis"].get(connections.token_key(connection)).decode()
+    assert cached.startswith("gAAAA")
+    connections.forget_access_token(app.extensions["redis"], connection)
+    connections.graph_client_for(connection, _box(app), fake_entra.authority_url, fake_entra.graph_url,
+                                 redis=app.extensions["redis"]).search_groups("train")
+    assert fake_entra.control.counts()["POST /token"] == 2
