@@ -1,5 +1,8 @@
 """Loading the team side of a sync in bulk: members, leaders and the other users the group can match."""
 
+from peewee import SQL
+
+from webapp.db import database
 from webapp.engine.reconcile import PlatformUser, TeamSide
 from webapp.models import TeamLeader, User
 
@@ -16,7 +19,14 @@ def chunks(items, size=CHUNK):
 
 
 def _users(query):
-    return [PlatformUser(*row) for row in query.tuples()]
+    """Rows straight from the cursor: peewee's per-value conversion costs seconds at 100,000 rows."""
+    return [PlatformUser(*row) for row in database.execute(query).fetchall()]
+
+
+def _in(field, values):
+    """`field IN (…)` with one placeholder per value, rendered without building a node per value."""
+    placeholders = ",".join([database.obj.param] * len(values))
+    return field.in_(SQL(f"({placeholders})", list(values)))
 
 
 def load_members(team_id):
@@ -39,7 +49,7 @@ def load_others(team_id, tenant_id, entra_users, members):
     unknown_ids = [user.object_id for user in entra_users if user.object_id not in side.by_object_id]
     for ids in chunks(unknown_ids):
         for user in _users(User.select(*FIELDS).where(
-                _outside(team_id) & (User.entra_tenant_id == tenant_id) & User.entra_object_id.in_(ids))):
+                _outside(team_id) & (User.entra_tenant_id == tenant_id) & _in(User.entra_object_id, ids))):
             found[user.id] = user
     by_object_id = {user.entra_object_id: user for user in found.values()}
     emails = set()
@@ -51,6 +61,6 @@ def load_others(team_id, tenant_id, entra_users, members):
         if (matched is None or matched.email != email) and email not in side.by_email:
             emails.add(email)
     for batch in chunks(sorted(emails)):
-        for user in _users(User.select(*FIELDS).where(_outside(team_id) & User.email.in_(batch))):
+        for user in _users(User.select(*FIELDS).where(_outside(team_id) & _in(User.email, batch))):
             found[user.id] = user
     return list(found.values())
