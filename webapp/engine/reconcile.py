@@ -170,10 +170,8 @@ def user_status(entra_user, side, team_id):
 
 def fingerprint(entra_users):
     """A digest of who is in the group and enabled: equal digests mean the same removals."""
-    digest = hashlib.sha256()
-    for object_id, enabled in sorted((user.object_id, user.enabled) for user in entra_users):
-        digest.update(f"{object_id}:{int(enabled)}\n".encode())
-    return digest.hexdigest()
+    lines = sorted(f"{user.object_id}:{int(user.enabled)}\n" for user in entra_users)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def guard_threshold(team_size, rules):
