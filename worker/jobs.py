@@ -9,7 +9,7 @@ from redis.exceptions import LockError, RedisError
 from rq import get_current_job
 
 from webapp import config as settings_module
-from webapp import db
+from webapp import db, membership
 from webapp.connections import clear_error, connection_of, graph_client_from_config, note_failure
 from webapp.crypto import SecretBox, development_key
 from webapp.db import database
@@ -162,9 +162,18 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
             values["graph_requests"] = graph.request_count
         SyncRun.update(status=status, error=error, finished_at=utcnow(), progress="", **values).where(
             SyncRun.id == run_id).execute()
+        _note_membership_change(connection, team_id)
         _record_schedule(team_id, entra.method if entra else None, status == "failed", config)
     log.info("Sync run %s of team %s: %s", run_id, team_id, status)
     return status
+
+
+def _note_membership_change(connection, team_id):
+    """Let caches derived from the team's members know they may be stale (even after a failed run)."""
+    try:
+        membership.changed(connection, team_id)
+    except RedisError:
+        log.warning("Could not mark team %s as changed in Redis", team_id)
 
 
 def _auto_sync_states():

@@ -182,3 +182,21 @@ def test_two_first_loads_at_once_fetch_the_group_once(connected, app, team):
     assert sorted(fetched for _, fetched in results) == [False, True]
     assert all(info["count"] == 22 for info, _ in results)
     assert connected.control.counts()[MEMBERS_URL] == 1
+
+
+def test_the_removal_preview_follows_members_page_changes(connected, signed_in, team):
+    def would_go():
+        shown = {}
+        for page in range(1, 4):
+            shown.update(statuses(users_list(signed_in, team, allow_deletion="1", users_page=page, user_q="member")))
+        return {name for name, status in shown.items() if status == "not in the group: will be removed"}
+
+    assert "Member 00007" in would_go()
+    member = User.get(User.name == "Member 00007")
+    signed_in.post(f"/teams/{team.id}/members/{member.id}/remove")
+    assert "Member 00007" not in would_go()
+    signed_in.post(f"/teams/{team.id}/members/{member.id}/restore")
+    assert "Member 00007" in would_go()
+    signed_in.post(f"/teams/{team.id}/members/{member.id}", data={
+        "name": "Member 00007", "email": f"wanda.nowak@{demo.TENANT_DOMAIN}"})
+    assert "Member 00007" not in would_go()

@@ -4,6 +4,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from htmx_flask import request as htmx_request
 
+from webapp import membership
 from webapp.db import database
 from webapp.members.forms import validate_member
 from webapp.models import TeamLeader, User, utcnow
@@ -85,6 +86,7 @@ def update(team, user_id):
     if errors:
         return render_template("members/_edit_row.html", team=team, member=member, values=values, errors=errors), 422
     User.update(**values).where(User.id == member.id).execute()
+    membership.changed(current_app.extensions["redis"], team.id)
     member = User.get_by_id(member.id)
     return render_template("members/_row.html", team=team, member=member, leaders=leader_ids(team),
                            saved=True)
@@ -99,6 +101,7 @@ def remove(team, user_id):
                                row_error="A team leader cannot be removed from the team."), 422
     User.update(team=None, active=False, removed_at=utcnow(), removed_from_team=team).where(
         User.id == member.id).execute()
+    membership.changed(current_app.extensions["redis"], team.id)
     if htmx_request.htmx:
         return render_template("members/_removed_row.html", team=team, member=member)
     return redirect(url_for("members.index", team_id=team.id), code=303)
@@ -130,4 +133,5 @@ def restore(team, user_id):
             (User.id == user_id) & (User.id.in_(removed_query(team).select(User.id)))).execute()
     if not restored:
         abort(404)
+    membership.changed(current_app.extensions["redis"], team.id)
     return redirect(url_for("members.removed", team_id=team.id), code=303)

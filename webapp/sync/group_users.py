@@ -8,7 +8,7 @@ from webapp.microsoft import EntraUser
 CACHE_SECONDS = 600
 LOAD_LOCK_SECONDS = 120
 WRITE_CHUNK = 2000
-PARTS = ("rows", "index", "ids", "emails", "info")
+PARTS = ("rows", "index", "ids", "emails", "info", "removals")
 
 
 def _row(user):
@@ -81,7 +81,7 @@ class GroupUsers:
         swap = self.redis.pipeline(transaction=True)
         swap.delete(*(self.key(part) for part in PARTS))
         for part in PARTS:
-            if part in ("rows", "ids", "emails") and not ordered:
+            if part == "removals" or (part in ("rows", "ids", "emails") and not ordered):
                 continue
             swap.rename(temp + part, self.key(part))
         swap.execute()
@@ -108,6 +108,20 @@ class GroupUsers:
             return []
         needle = search.lower()
         return [position for position, line in enumerate(index.decode().split("\n")) if needle in line]
+
+    def removals(self, stamp):
+        """The removal preview kept for this copy of the group and this state of the team, or None."""
+        raw = self.redis.get(self.key("removals"))
+        if not raw:
+            return None
+        kept = json.loads(raw)
+        return kept["rows"] if kept["stamp"] == stamp else None
+
+    def keep_removals(self, stamp, rows):
+        """Keep the removal preview until the group's copy expires or is replaced."""
+        lifetime = self.redis.ttl(self.key("info"))
+        if lifetime > 0:
+            self.redis.set(self.key("removals"), json.dumps({"stamp": stamp, "rows": rows}), ex=lifetime)
 
     def contains(self, object_ids, emails):
         """For each (object id, email) pair: whether the group has that object id or that email."""

@@ -3,6 +3,8 @@ from dataclasses import dataclass
 
 from webapp.engine.reconcile import (DISABLED, IN_OTHER_TEAM, IN_THIS_TEAM, SELECTABLE, STATUS_LABELS, PlatformUser,
                                      TeamSide, status)
+from webapp import membership
+from webapp.db import database
 from webapp.engine.team_side import FIELDS
 from webapp.models import TeamLeader, User
 
@@ -65,13 +67,26 @@ def leader_ids(team_id):
     return {row[0] for row in TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team_id).tuples()}
 
 
-def members_not_in_group(team_id, tenant_id, group_users, search, exclude):
-    """Team members the group does not hold (leaders excepted), by name: the rows Allow Deletion removes."""
+def _members_outside(team_id, tenant_id, group_users):
+    """[id, name, email] of the team's members the group does not hold, by name (reads every member)."""
     query = User.select(User.id, User.name, User.email, User.entra_tenant_id, User.entra_object_id).where(
         (User.team == team_id) & (User.active == True)).order_by(User.name, User.id)  # noqa: E712
-    members = [row for row in query.tuples() if row[0] not in exclude]
+    members = database.execute(query).fetchall()
     object_ids = [oid if tid == tenant_id and oid else "" for _, _, _, tid, oid in members]
     held = group_users.contains(object_ids, [email for _, _, email, _, _ in members])
+    return [[user_id, name, email] for (user_id, name, email, _, _), in_group in zip(members, held) if not in_group]
+
+
+def members_not_in_group(team_id, tenant_id, group_users, search, exclude):
+    """Team members the group does not hold (leaders excepted), by name: the rows Allow Deletion removes.
+
+    Worked out once per copy of the group and state of the team, then kept beside the group's copy.
+    """
+    stamp = membership.version(group_users.redis, team_id)
+    outside = group_users.removals(stamp)
+    if outside is None:
+        outside = _members_outside(team_id, tenant_id, group_users)
+        group_users.keep_removals(stamp, outside)
     needle = search.lower()
-    return [Row(None, name, email, WILL_BE_REMOVED, True) for (_, name, email, _, _), in_group in zip(members, held)
-            if not in_group and (not needle or needle in f"{name}\t{email}".lower())]
+    return [Row(None, name, email, WILL_BE_REMOVED, True) for user_id, name, email in outside
+            if user_id not in exclude and (not needle or needle in f"{name}\t{email}".lower())]
