@@ -106,8 +106,16 @@ class GroupUsers:
         index = self.redis.get(self.key("index"))
         if not index:
             return []
-        needle = search.lower()
-        return [position for position, line in enumerate(index.decode().split("\n")) if needle in line]
+        text, needle = index.decode(), search.lower()
+        positions, line, counted, start = [], 0, 0, 0
+        while (found := text.find(needle, start)) >= 0:
+            line += text.count("\n", counted, found)
+            counted = found
+            positions.append(line)
+            start = text.find("\n", found)
+            if start < 0:
+                break
+        return positions
 
     def removals(self, stamp):
         """The removal preview kept for this copy of the group and this state of the team, or None."""
