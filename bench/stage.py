@@ -63,10 +63,11 @@ class Stage:
 
     @contextmanager
     def worker(self, forking=False):
-        """One `rq worker` process on the sync queue; yields its pid once it listens."""
-        command = [str(Path(sys.executable).parent / "rq"), "worker", "--url", self.redis_url, "--quiet", "sync"]
-        if not forking:
-            command[4:4] = ["--worker-class", "rq.worker.SimpleWorker"]
+        """One `rq worker` on the sync queue (the Procfile's forking one, or one that runs jobs in-process so
+        its peak memory is the job's); yields its pid once it listens."""
+        worker_class = "worker.rq_worker.SyncWorker" if forking else "rq.worker.SimpleWorker"
+        command = [str(Path(sys.executable).parent / "rq"), "worker", "--url", self.redis_url, "--quiet",
+                   "--path", str(ROOT), "--worker-class", worker_class, "sync"]
         before = set(self.redis.smembers("rq:workers"))
         process = subprocess.Popen(command, env=self.environment(), cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=open(self.workdir / "worker.log", "ab"))

@@ -54,15 +54,19 @@ def synced_team(app, make_team, make_leader_of):
     return team
 
 
+WORKER_CLASS = ("--worker-class", "worker.rq_worker.SyncWorker")
+
+
 def run_worker(env, *extra, timeout=60):
-    """A burst `rq worker` process: works the sync queue until it is empty, then exits."""
-    return subprocess.run([str(BIN / "rq"), "worker", "--burst", "--url", env["REDIS_URL"], *extra, "sync"],
+    """A burst `rq worker` process, as the Procfile runs it: works the sync queue until it is empty, then exits."""
+    return subprocess.run([str(BIN / "rq"), "worker", "--burst", "--url", env["REDIS_URL"], *WORKER_CLASS, *extra,
+                           "sync"],
                           cwd=ROOT, env=env, timeout=timeout, capture_output=True, text=True)
 
 
 def start_worker(env, *extra):
-    """A long-running `rq worker` process."""
-    return subprocess.Popen([str(BIN / "rq"), "worker", "--url", env["REDIS_URL"], *extra, "sync"],
+    """A long-running `rq worker` process, as the Procfile runs it."""
+    return subprocess.Popen([str(BIN / "rq"), "worker", "--url", env["REDIS_URL"], *WORKER_CLASS, *extra, "sync"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
