@@ -14,7 +14,7 @@ from webapp.db import database
 from webapp.migrations import migrate
 from webapp.models import ALL_MODELS, Team, User
 
-pytest_plugins = ["tests.fake_entra_fixtures"]
+pytest_plugins = ["tests.fake_entra_fixtures", "tests.browser_fixtures"]
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"

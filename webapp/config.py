@@ -50,6 +50,7 @@ def load(environ=None):
         "DELETION_GUARD_MINIMUM": int(env.get("DELETION_GUARD_MINIMUM", "25")),
         "SYNC_LOCK_SECONDS": int(env.get("SYNC_LOCK_SECONDS", "30")),
         "MEMBERS_PER_PAGE": int(env.get("MEMBERS_PER_PAGE", "50")),
+        "SYNC_USERS_PER_PAGE": int(env.get("SYNC_USERS_PER_PAGE", "50")),
         "LOGIN_ATTEMPTS_PER_15_MINUTES": int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES", "10")),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -5,7 +5,6 @@ import pytest
 from playwright.sync_api import expect
 
 from fake_entra import demo
-from tests.browser.conftest import browser, live_server, page, screenshot  # noqa: F401  (shared browser fixtures)
 from tests.conftest import PASSWORD
 from webapp import connections
 from webapp.models import SyncRun, SyncSettings, Team, User
@@ -14,7 +13,7 @@ SLOW = 20_000  # ms: the machine running the tests is shared, and these steps go
 
 
 @pytest.fixture
-def sync_page(page, live_server, entra, leader, team):  # noqa: F811
+def sync_page(page, live_server, entra, leader, team):
     """Signed in as the leader, on Team Leader → Manage Team → Azure Entra Sync."""
     page.goto(live_server + "/login")
     page.get_by_label("Email").fill(leader.email)
@@ -27,7 +26,7 @@ def sync_page(page, live_server, entra, leader, team):  # noqa: F811
     return page
 
 
-def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screenshot, team, database_url):  # noqa: F811
+def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screenshot, team, database_url):
     page = sync_page
     User.create(email=f"quentin.blake@{demo.TENANT_DOMAIN}", name="Quentin Blake", team=team)
     User.create(email=f"rita.moreno@{demo.TENANT_DOMAIN}", name="Rita Moreno", team=Team.create(name="Sales team"))
@@ -77,7 +76,7 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     assert set(json.loads(saved.selected_user_ids)) == {demo.user_id("Megan Bowen"), demo.user_id("Jane Doe")}
 
 
-def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screenshot, team, database_url):  # noqa: F811
+def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screenshot, team, database_url):
     page = sync_page
     expect(page.get_by_label("Tenant ID")).to_be_hidden()
     page.get_by_label("Create Your Own Enterprise App").check()
@@ -113,7 +112,7 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
     assert SyncRun.get(SyncRun.team == team).status == "queued"
 
 
-def test_refused_consent_ends_on_the_page_in_red(sync_page, screenshot, team, database_url):  # noqa: F811
+def test_refused_consent_ends_on_the_page_in_red(sync_page, screenshot, team, database_url):
     page = sync_page
     page.get_by_role("button", name="Connect Microsoft OAuth").click()
     page.get_by_label("Email or username").fill(demo.ADMIN_EMAIL)

@@ -1,7 +1,6 @@
 """In a real browser: the runs panel follows a sync live, then shows its counts; removals are confirmed there."""
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser, live_server, page, screenshot  # noqa: F401  (fixtures)
 from tests.browser.test_members_browser import sign_in
 from tests.worker.conftest import connect, kill_group, start_worker
 from tests.worker.test_sync_job import TRAINING

@@ -7,7 +7,6 @@ from webapp import connections
 from webapp.microsoft import RetryPolicy
 from webapp.models import SyncSettings
 
-SYNC_USERS_PER_PAGE = 50
 # A person is waiting: retry briefly, then say what happened (a sync job keeps the client's patient default).
 PAGE_RETRY = RetryPolicy(max_attempts=3, max_total_wait=4.0, base_backoff=0.5, max_backoff=2.0)
 
@@ -61,4 +60,4 @@ def microsoft_problem(connection, error):
 
 
 def per_page():
-    return current_app.config.get("SYNC_USERS_PER_PAGE", SYNC_USERS_PER_PAGE)
+    return current_app.config["SYNC_USERS_PER_PAGE"]

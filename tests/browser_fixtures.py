@@ -1,4 +1,4 @@
-"""Browser fixtures: the portal served on a real port, driven by Debian's Chromium through Playwright."""
+"""Pytest plugin: the portal served on a real port, driven by Debian's Chromium through Playwright."""
 import os
 import shutil
 import threading
@@ -9,7 +9,7 @@ from werkzeug.serving import make_server
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "screenshots")
+SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "docs", "screenshots")
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +47,11 @@ def page(browser):
 
 
 @pytest.fixture
-def screenshot(page):
-    """Save a screenshot under docs/screenshots/ for the README."""
+def screenshot(page, tmp_path):
+    """Save a full-page screenshot; into docs/screenshots/ (the README's) only with UPDATE_SCREENSHOTS=1."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else str(tmp_path)
+
     def take(name):
-        os.makedirs(SCREENSHOTS, exist_ok=True)
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+        os.makedirs(folder, exist_ok=True)
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
     return take
