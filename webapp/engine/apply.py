@@ -9,6 +9,7 @@ from webapp.models import SyncOutcome, TeamLeader, User, utcnow
 
 CHUNK = 400
 INSERT_CHUNK = 5000  # rows per transaction: fewer commits rewrite far fewer index pages (SQLite WAL)
+ANALYZE_AFTER = 1000  # new users after which PostgreSQL gets fresh planner statistics at once
 USER_FIELDS = (User.email, User.name, User.job_title, User.department, User.entra_tenant_id, User.entra_object_id,
                User.team, User.synced_by_team, User.active, User.created_at)
 OUTCOME_FIELDS = (SyncOutcome.run, SyncOutcome.entra_id, SyncOutcome.user, SyncOutcome.email, SyncOutcome.name,
@@ -107,4 +108,11 @@ def apply_plan(plan, team_id, run_id, progress=lambda message: None):
     _update(plan, team_id, progress)
     _remove(plan, team_id, progress)
     record_outcomes(plan, run_id)
+    _refresh_statistics(len(plan.creates))
     return plan.counts()
+
+
+def _refresh_statistics(created):
+    """After a large import, let PostgreSQL's planner see the new rows now rather than at autovacuum's next pass."""
+    if created >= ANALYZE_AFTER and is_postgres():
+        database.execute_sql(f'ANALYZE "{User._meta.table_name}"')
