@@ -13,7 +13,7 @@ def sign_in(page, live_server, email):
 
 def test_leader_signs_in_searches_and_edits_a_member(page, live_server, team, leader, screenshot, database_url):
     sign_in(page, live_server, leader.email)
-    page.get_by_text("Team Leader").click()
+    page.get_by_text("Team Leader", exact=True).click()
     page.get_by_role("link", name="Manage Team").click()
     expect(page.get_by_role("heading", name=team.name)).to_be_visible()
     expect(page.get_by_text("26 members")).to_be_visible()

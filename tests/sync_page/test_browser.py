@@ -19,7 +19,7 @@ def sync_page(page, live_server, entra, leader, team):
     page.get_by_label("Email").fill(leader.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Team Leader").click()
+    page.get_by_text("Team Leader", exact=True).click()
     page.get_by_role("link", name="Manage Team").click()
     page.get_by_role("link", name="Azure Entra Sync").click()
     expect(page.get_by_role("heading", name="Microsoft 365 tenant")).to_be_visible(timeout=SLOW)
