@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 
 import redis as redis_lib
 from peewee import fn
@@ -85,14 +86,32 @@ def context():
     return config, SecretBox(key), connection
 
 
-def _progress(run_id, lock, job):
-    def report(message):
-        lock.check()
-        SyncRun.update(progress=message[:255]).where(SyncRun.id == run_id).execute()
-        if job is not None:
-            job.meta["progress"] = message
-            job.save_meta()
-    return report
+class Progress:
+    """Reports a run's progress: checks the lock every time, writes what the page shows at most twice a second."""
+
+    every_seconds = 0.5
+
+    def __init__(self, run_id, lock, job):
+        self.run_id, self.lock, self.job = run_id, lock, job
+        self.written_at = 0.0
+        self.pending = None
+
+    def __call__(self, message):
+        self.lock.check()
+        self.pending = message
+        if time.monotonic() - self.written_at >= self.every_seconds:
+            self.flush()
+
+    def flush(self):
+        """Write the latest message now."""
+        if self.pending is None:
+            return
+        self.written_at = time.monotonic()
+        SyncRun.update(progress=self.pending[:255]).where(SyncRun.id == self.run_id).execute()
+        if self.job is not None:
+            self.job.meta["progress"] = self.pending
+            self.job.save_meta()
+        self.pending = None
 
 
 def _record_schedule(team_id, method, failed, config):
@@ -140,8 +159,9 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
             raise sync.SyncNotReady(NOT_CONNECTED)
         graph = graph_client_from_config(entra, secret_box, config, redis=connection)
         guard = (config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"])
-        plan, counts = sync.sync_team(team_id, run_id, entra, graph, guard,
-                                      _progress(run_id, lock, get_current_job()), reviewed_run_id)
+        progress = Progress(run_id, lock, get_current_job())
+        plan, counts = sync.sync_team(team_id, run_id, entra, graph, guard, progress, reviewed_run_id)
+        progress.flush()
         status = "needs_review" if plan.needs_review else "succeeded"
         if entra.error:
             clear_error(entra.id)
