@@ -1,6 +1,6 @@
 """What the sync needs from a Graph user: object id, email, names, job, department, enabled, guest."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 USER_FIELDS = (
     "id", "displayName", "givenName", "surname", "mail", "userPrincipalName",
@@ -10,9 +10,8 @@ USER_FIELDS = (
 GUEST_MARKER = "#EXT#"
 
 
-@dataclass(frozen=True, slots=True)
-class EntraUser:
-    """A user of the Sync Group as the sync sees it."""
+class EntraUser(NamedTuple):
+    """A user of the Sync Group as the sync sees it (a tuple: 100,000 of them are built per sync)."""
 
     object_id: str
     email: str | None
@@ -33,32 +32,28 @@ def _text(value):
     return None
 
 
-def user_email(graph_user):
-    """`mail`, else `userPrincipalName` unless it is a guest's `#EXT#` name, which is not an address."""
-    mail = _text(graph_user.get("mail"))
+def _address(mail, upn):
+    """`mail`, else a userPrincipalName that is not a guest's `#EXT#` name (not an address)."""
     if mail:
         return mail
-    upn = _text(graph_user.get("userPrincipalName"))
     if upn and GUEST_MARKER not in upn.upper():
         return upn
     return None
 
 
+def user_email(graph_user):
+    """`mail`, else `userPrincipalName` unless it is a guest's `#EXT#` name, which is not an address."""
+    return _address(_text(graph_user.get("mail")), _text(graph_user.get("userPrincipalName")))
+
+
 def to_entra_user(graph_user):
     """Normalise one Graph user dict; an unknown `accountEnabled` counts as enabled so it never removes anyone."""
-    given_name = _text(graph_user.get("givenName"))
-    surname = _text(graph_user.get("surname"))
-    email = user_email(graph_user)
-    full_name = " ".join(part for part in (given_name, surname) if part)
-    upn = _text(graph_user.get("userPrincipalName")) or ""
-    return EntraUser(
-        object_id=graph_user["id"],
-        email=email,
-        display_name=_text(graph_user.get("displayName")) or full_name or email or graph_user["id"],
-        given_name=given_name,
-        surname=surname,
-        job_title=_text(graph_user.get("jobTitle")),
-        department=_text(graph_user.get("department")),
-        enabled=graph_user.get("accountEnabled") is not False,
-        is_guest=graph_user.get("userType") == "Guest" or GUEST_MARKER in upn.upper(),
-    )
+    get = graph_user.get
+    given_name, surname = _text(get("givenName")), _text(get("surname"))
+    upn = _text(get("userPrincipalName"))
+    email = _address(_text(get("mail")), upn)
+    display_name = (_text(get("displayName")) or " ".join(part for part in (given_name, surname) if part)
+                    or email or graph_user["id"])
+    is_guest = get("userType") == "Guest" or (upn is not None and GUEST_MARKER in upn.upper())
+    return EntraUser(graph_user["id"], email, display_name, given_name, surname, _text(get("jobTitle")),
+                     _text(get("department")), get("accountEnabled") is not False, is_guest)
