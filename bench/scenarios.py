@@ -158,7 +158,9 @@ def scheduler_round(stage, kind, group_ids, members_per_team):
         elapsed = time.perf_counter() - started
         rss = peak_rss_mb(pid)
     succeeded = sum(run.status == "succeeded" for run in runs)
+    errors = sorted({f"{run.status}: {run.error}" for run in runs if run.status != "succeeded"})
     return {"scenario": "6 scheduler round", "database": kind, "size": len(group_ids) * members_per_team,
             "seconds": round(elapsed, 3), "graph_requests": sum(run.graph_requests for run in runs),
             "peak_rss_mb": round(rss, 1) if rss else None,
-            "notes": f"{len(group_ids)} teams x {members_per_team}; {succeeded}/{len(runs)} runs succeeded"}
+            "notes": f"{len(group_ids)} teams x {members_per_team}; {succeeded}/{len(runs)} runs succeeded"
+                     + "".join(f"; {error}" for error in errors)}

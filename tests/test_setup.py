@@ -1,7 +1,11 @@
+import sqlite3
+
 import pytest
 
 from webapp import config
+from webapp.db import database
 from webapp.migrations import migrate
+from webapp.models import Team
 
 
 def test_second_migration_run_is_a_no_op(app):
@@ -34,3 +38,17 @@ def test_demo_data_is_idempotent(runner):
     second = runner.invoke(args=["demo-data", "--members", "30"])
     assert "sign in as leader@demo.example" in first.output
     assert first.output == second.output
+
+
+def test_sqlite_transactions_take_the_write_lock_when_they_begin(app, database_url):
+    """Else a transaction that reads then writes fails at once while another process writes."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a SQLite locking rule")
+    other = sqlite3.connect(database_url[len("sqlite:///"):], timeout=0)
+    with database.atomic():
+        Team.select().count()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("INSERT INTO team (name, created_at) VALUES ('Elsewhere', '2026-01-01')")
+    other.execute("INSERT INTO team (name, created_at) VALUES ('Elsewhere', '2026-01-01')")
+    other.commit()
+    assert Team.select().where(Team.name == "Elsewhere").count() == 1

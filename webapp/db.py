@@ -17,12 +17,17 @@ SQLITE_PRAGMAS = {
 
 
 def open_database(url):
-    """A peewee database for the URL; SQLite files get WAL and a busy timeout."""
+    """A peewee database for the URL.
+
+    SQLite files get WAL and a busy timeout, and transactions take the write lock when they begin:
+    a transaction that reads then writes could otherwise fail at once with "database is locked"
+    while another process writes, instead of waiting its turn.
+    """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     return connect(url)
 
 
