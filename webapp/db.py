@@ -28,6 +28,9 @@ def open_database(url):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+    if url.startswith("postgresql://"):
+        # A pool: opening a PostgreSQL connection per request costs more than most pages' queries.
+        return connect("postgresql+pool://" + url[len("postgresql://"):], max_connections=20, stale_timeout=300)
     return connect(url)
 
 
