@@ -68,7 +68,7 @@ class GroupUsers:
         pipe = self.redis.pipeline(transaction=False)
         for start in range(0, len(ordered), WRITE_CHUNK):
             chunk = ordered[start:start + WRITE_CHUNK]
-            pipe.rpush(temp + "rows", *(_row(user) for user in chunk))
+            pipe.hset(temp + "rows", mapping={start + number: _row(user) for number, user in enumerate(chunk)})
             pipe.sadd(temp + "ids", *(user.object_id for user in chunk))
             emails = {user.email.lower() for user in chunk if user.email}
             if emails:
@@ -87,19 +87,19 @@ class GroupUsers:
         swap.execute()
 
     def page(self, search, offset, limit):
-        """(total, users) of one page, filtered by a name/email substring: reads only that page's rows."""
-        if not search:
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.llen(self.key("rows"))
-            pipe.lrange(self.key("rows"), offset, offset + limit - 1)
-            total, rows = pipe.execute()
-            return total, [_user(raw) for raw in rows]
-        positions = self.matching_positions(search)
-        wanted = positions[offset:offset + limit]
-        pipe = self.redis.pipeline(transaction=True)
-        for position in wanted:
-            pipe.lindex(self.key("rows"), position)
-        return len(positions), [_user(raw) for raw in pipe.execute() if raw]
+        """(total, users) of one page, filtered by a name/email substring: reads only that page's rows.
+
+        Rows are a hash keyed by position in name order, so any page or set of search hits is one HMGET.
+        """
+        if search:
+            positions = self.matching_positions(search)
+            total, wanted = len(positions), positions[offset:offset + limit]
+        else:
+            total = self.redis.hlen(self.key("rows"))
+            wanted = range(offset, min(total, offset + limit))
+        if not wanted:
+            return total, []
+        return total, [_user(raw) for raw in self.redis.hmget(self.key("rows"), list(wanted)) if raw]
 
     def matching_positions(self, search):
         """Positions of the users whose name or email contains `search`, case-insensitive."""
