@@ -104,7 +104,6 @@ class Plan:
     held_removals: list = field(default_factory=list)  # user ids kept back by the deletion guard
     outcomes: list = field(default_factory=list)
     needs_review: bool = False
-    fingerprint: str = ""
     skipped_other_team: int = 0
     skipped_disabled: int = 0
 
@@ -303,7 +302,6 @@ def reconcile(group_users, members, others, leader_ids, rules):
     """The plan that makes the team follow the group: creates, adds, updates, removals and skips."""
     side = TeamSide([*members, *others], rules.tenant_id)
     planner = _Planner(side, members, frozenset(leader_ids), rules)
-    planner.plan.fingerprint = fingerprint(group_users)
     in_group = set()
     disabled_member_ids = set()
     seen = set()
