@@ -35,7 +35,7 @@ def portal_app(config):
 
 def clear_sync_group(team_id):
     """Forget the Sync Group and its user selection (the group belongs to a tenant no longer connected)."""
-    SyncSettings.update(group_id=None, group_name="", selected_user_ids=None, users_delta_link=None,
+    SyncSettings.update(group_id=None, group_name="", selected_user_ids=None,
                         updated_at=utcnow()).where(SyncSettings.team == team_id).execute()
 
 

@@ -2,7 +2,6 @@
 import datetime as dt
 
 from peewee import (
-    SQL,
     AutoField,
     BooleanField,
     CharField,
@@ -103,7 +102,6 @@ class SyncSettings(BaseModel):
     selected_user_ids = TextField(null=True)  # JSON list of Entra ids; NULL means All Users
     auto_sync = BooleanField(default=False)
     allow_deletion = BooleanField(default=False)
-    users_delta_link = TextField(null=True)
     next_sync_at = DateTimeField(null=True)
     failure_count = IntegerField(default=0)
     updated_at = DateTimeField(default=utcnow)

@@ -8,7 +8,8 @@ from peewee import fn
 from webapp import membership
 from webapp.db import database
 from webapp.members.forms import validate_member
-from webapp.models import TeamLeader, User, utcnow
+from webapp.engine.team_side import load_leader_ids
+from webapp.models import User, utcnow
 from webapp.search import name_or_email_contains
 from webapp.teams import leader_required
 
@@ -24,18 +25,6 @@ def member_query(team, search):
     return query
 
 
-def member_count(team, query):
-    """The team's size, counted once per state of its membership and minute (counting 100,000 rows costs tens of ms)."""
-    redis = current_app.extensions["redis"]
-    key = f"team-member-count:{team.id}:{membership.version(redis, team.id)}"
-    cached = redis.get(key)
-    if cached is not None:
-        return int(cached)
-    total = query.count()
-    redis.set(key, total, ex=60)
-    return total
-
-
 def page_of_members(team, search, page):
     """One page of members in SQL, plus the total.
 
@@ -44,16 +33,12 @@ def page_of_members(team, search, page):
     """
     per_page = current_app.config["MEMBERS_PER_PAGE"]
     query = member_query(team, search)
-    total = query.count() if search else member_count(team, query)
+    total = query.count() if search else membership.team_size(current_app.extensions["redis"], team.id)
     last_page = max(1, -(-total // per_page))
     page = min(max(page, 1), last_page)
     order = (fn.LOWER(User.name), User.id) if search else (User.name, User.id)
     rows = list(query.order_by(*order).paginate(page, per_page))
     return {"members": rows, "total": total, "page": page, "last_page": last_page, "search": search}
-
-
-def leader_ids(team):
-    return {row.user_id for row in TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team)}
 
 
 def _page_args():
@@ -76,7 +61,7 @@ def _member_or_404(team, user_id):
 def index(team):
     search, page = _page_args()
     context = page_of_members(team, search, page)
-    context.update(team=team, leaders=leader_ids(team))
+    context.update(team=team, leaders=load_leader_ids(team.id))
     if htmx_request.htmx and htmx_request.htmx.target == "member-list":
         return render_template("members/_list.html", **context)
     return render_template("members/index.html", **context)
@@ -86,7 +71,7 @@ def index(team):
 @leader_required
 def row(team, user_id):
     return render_template("members/_row.html", team=team, member=_member_or_404(team, user_id),
-                           leaders=leader_ids(team))
+                           leaders=load_leader_ids(team.id))
 
 
 @bp.get("/<int:user_id>/edit")
@@ -106,7 +91,7 @@ def update(team, user_id):
     User.update(**values).where(User.id == member.id).execute()
     membership.changed(current_app.extensions["redis"], team.id)
     member = User.get_by_id(member.id)
-    return render_template("members/_row.html", team=team, member=member, leaders=leader_ids(team),
+    return render_template("members/_row.html", team=team, member=member, leaders=load_leader_ids(team.id),
                            saved=True)
 
 
@@ -114,8 +99,8 @@ def update(team, user_id):
 @leader_required
 def remove(team, user_id):
     member = _member_or_404(team, user_id)
-    if member.id in leader_ids(team):
-        return render_template("members/_row.html", team=team, member=member, leaders=leader_ids(team),
+    if member.id in load_leader_ids(team.id):
+        return render_template("members/_row.html", team=team, member=member, leaders=load_leader_ids(team.id),
                                row_error="A team leader cannot be removed from the team."), 422
     User.update(team=None, active=False, removed_at=utcnow(), removed_from_team=team).where(
         User.id == member.id).execute()

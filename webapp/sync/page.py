@@ -58,12 +58,9 @@ def save_settings(team, form):
     name, problem = _checked_group(team, connection, form)
     if problem:
         return problem
-    group_changed = form["group_id"] != (settings_of(team).group_id or "")
     values = {"group_id": form["group_id"] or None, "group_name": name or "",
               "selected_user_ids": json.dumps(form["user_ids"]) if form["user_ids"] and form["group_id"] else None,
               "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"], "updated_at": utcnow()}
-    if group_changed:
-        values["users_delta_link"] = None
     with database.atomic():
         if SyncSettings.update(**values).where(SyncSettings.team == team).execute() == 0:
             SyncSettings.create(team=team, **values)

@@ -4,14 +4,14 @@ import time
 
 from flask import current_app, render_template, request
 
-from webapp import connections
+from webapp import connections, membership
 from webapp.engine.reconcile import SyncRules, guard_threshold
+from webapp.engine.team_side import load_leader_ids
 from webapp.microsoft import MicrosoftError
-from webapp.models import User
 from webapp.sync import PAGE, bp
 from webapp.sync.context import graph_client, microsoft_answered, microsoft_problem, per_page, posted_form
 from webapp.sync.group_users import GroupUsers
-from webapp.sync.statuses import leader_ids, members_not_in_group, page_rows
+from webapp.sync.statuses import members_not_in_group, page_rows
 from webapp.teams import leader_required
 
 GROUPS_SHOWN = 25
@@ -71,7 +71,7 @@ def _cached_group_users(team, connection, group_id, reload):
 def list_page(team, connection, form, search, page, reload=False):
     """One page of the Sync Users list: group users first (name order), then members who would be removed."""
     group_users, info = _cached_group_users(team, connection, form["group_id"], reload)
-    leaders = leader_ids(team.id)
+    leaders = load_leader_ids(team.id)
     removals = (members_not_in_group(team.id, connection.tenant_id, group_users, search, leaders)
                 if form["allow_deletion"] else [])
     size = per_page()
@@ -94,7 +94,7 @@ def _guard(team, connection, removal_count):
     if not removal_count:
         return None
     config = current_app.config
-    team_size = User.select().where((User.team == team) & (User.active == True)).count()  # noqa: E712
+    team_size = membership.team_size(current_app.extensions["redis"], team.id)
     limit = guard_threshold(team_size, SyncRules(team.id, connection.tenant_id,
                                                  guard_percent=config["DELETION_GUARD_PERCENT"],
                                                  guard_minimum=config["DELETION_GUARD_MINIMUM"]))

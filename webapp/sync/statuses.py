@@ -6,7 +6,7 @@ from webapp.engine.reconcile import (DISABLED, IN_OTHER_TEAM, IN_THIS_TEAM, SELE
 from webapp import membership
 from webapp.db import database
 from webapp.engine.team_side import FIELDS
-from webapp.models import TeamLeader, User
+from webapp.models import User
 
 WILL_BE_REMOVED = "will_be_removed"
 LABELS = {**STATUS_LABELS, WILL_BE_REMOVED: "not in the group: will be removed"}
@@ -61,10 +61,6 @@ def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids):
                    and user.id not in leader_ids)
         rows.append(Row(entra_user.object_id, entra_user.display_name, entra_user.email or "", state, removal))
     return rows
-
-
-def leader_ids(team_id):
-    return {row[0] for row in TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team_id).tuples()}
 
 
 def _members_outside(team_id, tenant_id, group_users):
