@@ -163,8 +163,9 @@ def get_group(call: Call, group_id: str) -> Response:
     return json_response(body)
 
 
-def list_members(call: Call, group_id: str, transitive: bool = False, users_only: bool = False) -> Response:
-    """GET /groups/{id}/members, /transitiveMembers and their microsoft.graph.user casts."""
+def list_members(call: Call, group_id: str, transitive: bool = False, users_only: bool = False,
+                 groups_only: bool = False) -> Response:
+    """GET /groups/{id}/members, /transitiveMembers and their microsoft.graph.user and .group casts."""
     call.require(GROUP_READ)
     tenant = call.tenant
 
@@ -177,6 +178,10 @@ def list_members(call: Call, group_id: str, transitive: bool = False, users_only
             objects = [tenant.users[i] for i, kind in found.items() if kind == USER_TYPE]
             return snapshot(call, objects, query, call.context("users", query.select),
                             user_renderer(call, query.select, False))
+        if groups_only:
+            objects = [tenant.groups[i] for i, kind in found.items() if kind == GROUP_TYPE]
+            return snapshot(call, objects, query, call.context("groups", query.select),
+                            member_renderer(call, query.select))
         objects = [tenant.users.get(i) or tenant.groups.get(i) or tenant.others[i] for i in found]
         return snapshot(call, objects, query, call.context("directoryObjects", query.select),
                         member_renderer(call, query.select))
@@ -246,6 +251,8 @@ ROUTES = {
     "/groups/{id}/transitiveMembers": lambda c, gid: list_members(c, gid, transitive=True),
     "/groups/{id}/transitiveMembers/microsoft.graph.user":
         lambda c, gid: list_members(c, gid, transitive=True, users_only=True),
+    "/groups/{id}/transitiveMembers/microsoft.graph.group":
+        lambda c, gid: list_members(c, gid, transitive=True, groups_only=True),
     "/me": get_me,
     "/organization": list_organization,
     "/users": list_users,

@@ -49,6 +49,7 @@ def load(environ=None):
         "DELETION_GUARD_PERCENT": float(env.get("DELETION_GUARD_PERCENT", "10")),
         "DELETION_GUARD_MINIMUM": int(env.get("DELETION_GUARD_MINIMUM", "25")),
         "SYNC_LOCK_SECONDS": int(env.get("SYNC_LOCK_SECONDS", "30")),
+        "SYNC_FULL_PASS_HOURS": float(env.get("SYNC_FULL_PASS_HOURS", "24")),
         "MEMBERS_PER_PAGE": int(env.get("MEMBERS_PER_PAGE", "50")),
         "SYNC_USERS_PER_PAGE": int(env.get("SYNC_USERS_PER_PAGE", "50")),
         "LOGIN_ATTEMPTS_PER_15_MINUTES": int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES", "10")),

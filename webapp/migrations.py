@@ -1,6 +1,9 @@
 """Numbered schema migrations; running them twice is a no-op."""
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
+
 from webapp.db import database
-from webapp.models import ALL_MODELS, SchemaVersion, User
+from webapp.models import ALL_MODELS, SchemaVersion, SyncRun, User
 from webapp.search import create_search_indexes
 
 
@@ -15,9 +18,17 @@ def _member_list_indexes():
     create_search_indexes()
 
 
+def _run_mode():
+    """Whether a run read the whole group or only its changes."""
+    table = SyncRun._meta.table_name
+    if "mode" not in {column.name for column in database.get_columns(table)}:
+        migrate_schema(SchemaMigrator.from_database(database).add_column(table, "mode", SyncRun.mode))
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
+    (3, _run_mode),
 ]
 
 

@@ -114,6 +114,7 @@ class SyncRun(BaseModel):
     team = ForeignKeyField(Team, backref="sync_runs", on_delete="CASCADE")
     trigger = CharField(max_length=20)  # manual, auto, confirm
     status = CharField(max_length=20, default="queued")  # queued, running, succeeded, failed, needs_review
+    mode = CharField(max_length=20, null=True)  # full or incremental, once the run has read Microsoft
     job_id = CharField(max_length=64, null=True, index=True)
     group_id = CharField(max_length=36, null=True)
     group_fingerprint = CharField(max_length=64, null=True)

@@ -17,6 +17,7 @@ from webapp.db import database
 from webapp.engine import sync
 from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, prune_history, reap_stale_runs, start_sync,
                                 team_lock_key)
+from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MicrosoftError
 from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
 from worker.schedule import TeamState, due_teams, interval_minutes, next_sync_after
@@ -153,14 +154,16 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         return "not queued"
     entra = connection_of(team_id)
     graph = None
-    status, error, counts = "failed", None, {}
+    status, error, counts, mode = "failed", None, {}, None
     try:
         if entra is None:
             raise sync.SyncNotReady(NOT_CONNECTED)
         graph = graph_client_from_config(entra, secret_box, config, redis=connection)
         guard = (config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"])
         progress = Progress(run_id, lock, get_current_job())
-        plan, counts = sync.sync_team(team_id, run_id, entra, graph, guard, progress, reviewed_run_id)
+        tracker = GroupTracker(connection, team_id, config["SYNC_FULL_PASS_HOURS"] * 3600)
+        plan, counts, mode = sync.sync_team(team_id, run_id, entra, graph, guard, progress, reviewed_run_id,
+                                            redis=connection, tracker=tracker)
         progress.flush()
         status = "needs_review" if plan.needs_review else "succeeded"
         if entra.error:
@@ -180,16 +183,18 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         values = {name: counts.get(name, 0) for name in COUNT_FIELDS}
         if graph is not None:
             values["graph_requests"] = graph.request_count
-        SyncRun.update(status=status, error=error, finished_at=utcnow(), progress="", **values).where(
+        SyncRun.update(status=status, error=error, finished_at=utcnow(), progress="", mode=mode, **values).where(
             SyncRun.id == run_id).execute()
-        _note_membership_change(connection, team_id)
+        if status == "failed":
+            _note_membership_change(connection, team_id)
         _record_schedule(team_id, entra.method if entra else None, status == "failed", config)
     log.info("Sync run %s of team %s: %s", run_id, team_id, status)
     return status
 
 
 def _note_membership_change(connection, team_id):
-    """Let caches derived from the team's members know they may be stale (even after a failed run)."""
+    """After a failed run, which may have changed some members, let caches derived from the team's members
+    know they may be stale (a run that ends normally marks the change itself)."""
     try:
         membership.changed(connection, team_id)
     except RedisError:

@@ -26,7 +26,8 @@ def test_manual_sync_adds_the_group_and_a_second_run_changes_nothing(synced_team
     assert (run.status, run.error) == ("succeeded", None)
     assert emails_of(synced_team) == TRAINING | {leader_email}
     assert (run.added, run.created, run.skipped_disabled, run.removed) == (len(TRAINING), len(TRAINING), 2, 0)
-    assert run.graph_requests == 1 and run.started_at and run.finished_at
+    # the group's users; then, to follow changes later: its nested group, that group's direct users and two delta links
+    assert (run.mode, run.graph_requests) == ("full", 5) and run.started_at and run.finished_at
     job = Job.fetch(run.job_id, connection=redis_connection)
     assert job.get_meta()["progress"] == f"Created {len(TRAINING)} of {len(TRAINING)} new users"
     megan = User.get(User.email == demo.ADMIN_EMAIL)
@@ -38,7 +39,7 @@ def test_manual_sync_adds_the_group_and_a_second_run_changes_nothing(synced_team
 
     before = list(User.select().order_by(User.id).tuples())
     again = sync_now(synced_team, redis_connection, worker_env)
-    assert again.status == "succeeded"
+    assert (again.status, again.mode, again.graph_requests) == ("succeeded", "incremental", 2)
     assert (again.added, again.created, again.updated, again.removed) == (0, 0, 0, 0)
     assert SyncOutcome.select().where((SyncOutcome.run == again.id)
                                       & (SyncOutcome.action != "skipped")).count() == 0

@@ -62,6 +62,15 @@ class SyncRules:
     confirmed_removals: frozenset | None = None  # user ids a leader confirmed after a review
 
 
+@dataclass(frozen=True)
+class RemovalScope:
+    """An incremental run sees part of the team: only these members may be removed, and the deletion guard
+    measures removals against the whole team."""
+
+    member_ids: frozenset
+    team_size: int
+
+
 @dataclass(frozen=True, slots=True)
 class Join:
     """An existing user (`user_id`) or a new one (`user_id` None) joins the team with these values."""
@@ -204,8 +213,9 @@ def _outcome(action, reason, entra_user=None, user=None, values=None):
 class _Planner:
     """Builds one plan; keeps track of emails claimed so no two users end with one address."""
 
-    def __init__(self, side, members, leader_ids, rules):
+    def __init__(self, side, members, leader_ids, rules, scope):
         self.side = side
+        self.scope = scope
         self.members = members
         self.leader_ids = leader_ids
         self.rules = rules
@@ -276,8 +286,13 @@ class _Planner:
 
     def removals(self, in_group, disabled_member_ids):
         """Members not in the group or disabled in Entra, leaders excepted, then the deletion guard."""
+        candidates, team_size = self.members, len(self.members)
+        if self.scope is not None:
+            candidates = [user for user in self.members
+                          if user.id in self.scope.member_ids or user.id in disabled_member_ids]
+            team_size = self.scope.team_size
         wanted = []
-        for user in self.members:
+        for user in candidates:
             reason = REASON_DISABLED if user.id in disabled_member_ids else (
                 REASON_NOT_IN_GROUP if user.id not in in_group else None)
             if reason is None:
@@ -289,7 +304,7 @@ class _Planner:
         confirmed = self.rules.confirmed_removals
         if confirmed is not None:
             wanted = [(user, reason) for user, reason in wanted if user.id in confirmed]
-        elif len(wanted) > guard_threshold(len(self.members), self.rules):
+        elif len(wanted) > guard_threshold(team_size, self.rules):
             self.plan.needs_review = True
             self.plan.held_removals = [user.id for user, _ in wanted]
             self.plan.outcomes.extend(_outcome("would_remove", reason, user=user) for user, reason in wanted)
@@ -298,10 +313,13 @@ class _Planner:
         self.plan.outcomes.extend(_outcome("removed", reason, user=user) for user, reason in wanted)
 
 
-def reconcile(group_users, members, others, leader_ids, rules):
-    """The plan that makes the team follow the group: creates, adds, updates, removals and skips."""
+def reconcile(group_users, members, others, leader_ids, rules, scope=None):
+    """The plan that makes the team follow the group: creates, adds, updates, removals and skips.
+
+    A full pass gives every group user and every member; an incremental one gives the users that changed
+    and the members they can match, with a `scope` for removals."""
     side = TeamSide([*members, *others], rules.tenant_id)
-    planner = _Planner(side, members, frozenset(leader_ids), rules)
+    planner = _Planner(side, members, frozenset(leader_ids), rules, scope)
     in_group = set()
     disabled_member_ids = set()
     seen = set()

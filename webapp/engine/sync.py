@@ -1,12 +1,31 @@
-"""One sync of a team, from the fetched group to the applied plan; the job around it owns locks and status."""
+"""One sync of a team, from Microsoft to the applied plan; the job around it owns locks and status.
 
+A run is incremental when the team's tracking state allows it (only what changed since the last run is
+read, through delta queries) and a full pass otherwise: the first run, once per full-pass interval, after
+the settings or the team changed by another path, when a delta link expired, when the nesting of groups
+changed, and when an incremental plan would need a review.
+"""
+
+import hashlib
 import json
+import logging
 
+from webapp import membership
+from webapp.engine import delta
 from webapp.engine.apply import apply_plan
-from webapp.engine.reconcile import SyncRules, fingerprint, reconcile
-from webapp.engine.team_side import load_leader_ids, load_members, load_others
-from webapp.microsoft import to_entra_user
+from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM,
+                                     RemovalScope, SyncRules, fingerprint, reconcile)
+from webapp.engine.team_side import count_members, load_leader_ids, load_matching, load_members, load_others
+from webapp.microsoft import DeltaExpired, PermissionDenied, to_entra_user
+from webapp.microsoft.users import USER_FIELDS
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
+
+MAX_TRACKED_GROUPS = 50  # groups/delta takes at most this many `id eq` filters
+MAX_LOOKUPS = 300  # joiners read one by one (15 a request) before a full pass is cheaper
+# Skips that depend on the platform, not on Entra: these users are looked at again on every run.
+RECHECKED = frozenset({REASON_OTHER_TEAM, REASON_EMAIL_TAKEN, REASON_EMAIL_CHANGE_TAKEN})
+
+log = logging.getLogger(__name__)
 
 
 class SyncNotReady(Exception):
@@ -46,23 +65,161 @@ def confirmed_removals(team_id, reviewed_run_id, group_fingerprint):
     return frozenset(row[0] for row in query.tuples() if row[0] is not None)
 
 
-def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_id=None):
-    """Fetch the group, plan against the team, apply; returns (plan, counts)."""
-    settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
-    if settings is None or not settings.group_id:
-        raise SyncNotReady("No Sync Group is chosen: choose one on the Azure Entra Sync page and Save.")
-    progress("Reading the Sync Group from Microsoft")
-    users = fetch_group(graph, settings.group_id, progress)
-    group_fingerprint = fingerprint(users)
-    SyncRun.update(group_id=settings.group_id, group_fingerprint=group_fingerprint,
-                   graph_requests=graph.request_count).where(SyncRun.id == run_id).execute()
-    progress("Comparing the group with the team")
-    members = load_members(team_id)
-    others = load_others(team_id, connection.tenant_id, users, members)
-    rules = SyncRules(team_id=team_id, tenant_id=connection.tenant_id, selected_ids=selected_ids(settings),
-                      allow_deletion=settings.allow_deletion, guard_percent=guard[0], guard_minimum=guard[1],
-                      confirmed_removals=confirmed_removals(team_id, reviewed_run_id, group_fingerprint))
-    plan = reconcile(users, members, others, load_leader_ids(team_id), rules)
-    progress("Applying the changes")
-    counts = apply_plan(plan, team_id, run_id, progress)
-    return plan, counts
+def tracking_key(connection, settings, guard):
+    """A digest of everything a saved tracking state depends on besides the team's members."""
+    parts = [connection.method, connection.tenant_id, connection.client_id, str(connection.connected_at),
+             settings.group_id, settings.selected_user_ids, settings.allow_deletion, list(guard)]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def rechecked(plan, users_by_id):
+    """The group users of a plan skipped for reasons on the platform's side."""
+    return [users_by_id[outcome.entra_id] for outcome in plan.outcomes
+            if outcome.action == "skipped" and outcome.reason in RECHECKED and outcome.entra_id in users_by_id]
+
+
+class TeamSync:
+    """One run of one team: an incremental pass when it can, else a full one."""
+
+    def __init__(self, team_id, run_id, connection, graph, guard, progress, redis=None, tracker=None):
+        self.team_id, self.run_id, self.connection, self.graph = team_id, run_id, connection, graph
+        self.guard, self.progress, self.redis, self.tracker = guard, progress, redis, tracker
+        self.nested = []
+        self.settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
+        if self.settings is None or not self.settings.group_id:
+            raise SyncNotReady("No Sync Group is chosen: choose one on the Azure Entra Sync page and Save.")
+        self.key = tracking_key(connection, self.settings, guard)
+        self.members_version = membership.version(redis, team_id) if redis is not None else 0
+
+    def run(self, reviewed_run_id=None):
+        """Sync the team; returns (plan, counts, mode) with mode "incremental" or "full"."""
+        if self.tracker is not None and reviewed_run_id is None:
+            result = self.incremental()
+            if result is not None:
+                return (*result, "incremental")
+        return (*self.full(reviewed_run_id), "full")
+
+    def rules(self, confirmed=None):
+        return SyncRules(team_id=self.team_id, tenant_id=self.connection.tenant_id,
+                         selected_ids=selected_ids(self.settings), allow_deletion=self.settings.allow_deletion,
+                         guard_percent=self.guard[0], guard_minimum=self.guard[1], confirmed_removals=confirmed)
+
+    def apply(self, plan):
+        self.progress("Applying the changes")
+        counts = apply_plan(plan, self.team_id, self.run_id, self.progress)
+        if self.redis is not None:
+            membership.changed(self.redis, self.team_id)
+        return counts
+
+    def full(self, reviewed_run_id):
+        group_id = self.settings.group_id
+        self.progress("Reading the Sync Group from Microsoft")
+        links = self.start_tracking(group_id)
+        users = fetch_group(self.graph, group_id, self.progress)
+        nested = self.nested_members() if links is not None else None
+        group_fingerprint = fingerprint(users)
+        SyncRun.update(group_id=group_id, group_fingerprint=group_fingerprint,
+                       graph_requests=self.graph.request_count).where(SyncRun.id == self.run_id).execute()
+        self.progress("Comparing the group with the team")
+        members = load_members(self.team_id)
+        others = load_others(self.team_id, self.connection.tenant_id, users, members)
+        rules = self.rules(confirmed_removals(self.team_id, reviewed_run_id, group_fingerprint))
+        plan = reconcile(users, members, others, load_leader_ids(self.team_id), rules)
+        counts = self.apply(plan)
+        if self.tracker is not None:
+            if links is None or plan.needs_review:
+                self.tracker.clear()
+            else:
+                self.tracker.save_full(self.key, self.members_version + 1, *links,
+                                       [user.object_id for user in users], nested,
+                                       rechecked(plan, {user.object_id: user for user in users}))
+        return plan, counts
+
+    def start_tracking(self, group_id):
+        """Delta links that start now, taken before the group is read so nothing in between is missed;
+        None when the group cannot be tracked (too many nested groups, or no permission)."""
+        if self.tracker is None:
+            return None
+        try:
+            self.nested = self.graph.nested_group_ids(group_id)
+            if len(self.nested) + 1 > MAX_TRACKED_GROUPS:
+                return None
+            users_link = self.graph.users_delta(latest=True).delta_link
+            groups_link = self.graph.groups_delta(group_ids=[group_id, *self.nested], latest=True).delta_link
+        except PermissionDenied as exc:
+            log.info("Team %s syncs without delta queries: %s", self.team_id, exc.message)
+            return None
+        return users_link, groups_link
+
+    def nested_members(self):
+        """Each nested group's direct user members."""
+        if self.nested:
+            self.progress("Reading the nested groups")
+        return {group_id: self.graph.direct_user_ids(group_id) for group_id in self.nested}
+
+    def incremental(self):
+        """Apply what changed since the last run; None when a full pass is needed instead."""
+        state = self.tracker.load(self.key, self.members_version)
+        if state is None:
+            return None
+        group_id = self.settings.group_id
+        self.progress("Reading the changes from Microsoft")
+        try:
+            users_round = self.graph.users_delta(state.users_link)
+            groups_round = self.graph.groups_delta(state.groups_link)
+        except (DeltaExpired, PermissionDenied) as exc:
+            log.info("Team %s: full pass instead of delta (%s)", self.team_id, exc.message)
+            return None
+        group_changes = delta.read_groups_round(groups_round.items, {group_id, *state.nested})
+        if group_changes.nesting_changed:
+            return None
+        user_changes = delta.read_users_round(users_round.items, USER_FIELDS)
+        touched = ({user_id for _, user_id in group_changes.memberships} | user_changes.removed
+                   | set(user_changes.changed) | user_changes.incomplete)
+        before = self.tracker.standing(state, touched)
+        moved = delta.movement(group_id, before, group_changes, user_changes.removed)
+        if len(moved.unsure) > MAX_LOOKUPS:
+            return None
+        still_in = self.graph.group_user_ids_among(group_id, sorted(moved.unsure)) if moved.unsure else set()
+        moved.in_group.update((user_id, user_id in still_in) for user_id in moved.unsure)
+        in_now = {user_id for user_id, now in moved.in_group.items() if now}
+        left = moved.left(before)
+        lookups = sorted((moved.joined(before) - set(user_changes.changed)) | (user_changes.incomplete & in_now))
+        if len(lookups) > MAX_LOOKUPS:
+            return None
+        fresh = {user_id: to_entra_user(user) for user_id, user in user_changes.changed.items() if user_id in in_now}
+        fresh.update((user["id"], to_entra_user(user)) for user in self.graph.get_users(lookups)
+                     if user["id"] in in_now)
+        pending = self.tracker.pending(state)
+        evaluated = {user_id: user for user_id, user in pending.items() if user_id not in left}
+        evaluated.update(fresh)
+        SyncRun.update(group_id=group_id, graph_requests=self.graph.request_count).where(
+            SyncRun.id == self.run_id).execute()
+        plan = self.plan_changes(evaluated, left)
+        if plan.needs_review:
+            return None
+        counts = self.apply(plan)
+        recheck = rechecked(plan, evaluated)
+        settled = (set(pending) | set(evaluated) | left) - {user.object_id for user in recheck}
+        self.tracker.save_round(state, self.members_version + 1, users_round.delta_link, groups_round.delta_link,
+                                moved, recheck, sorted(settled))
+        return plan, counts
+
+    def plan_changes(self, evaluated, left):
+        """Plan for the changed users only: the members they can match, and removals limited to those who left."""
+        self.progress("Comparing the changes with the team")
+        tenant_id = self.connection.tenant_id
+        emails = {user.email.lower() for user in evaluated.values() if user.email}
+        matching = load_matching(tenant_id, set(evaluated) | left, emails)
+        members = [user for user in matching if user.team_id == self.team_id]
+        others = [user for user in matching if user.team_id != self.team_id]
+        leaving = frozenset(user.id for user in members
+                            if user.entra_tenant_id == tenant_id and user.entra_object_id in left)
+        scope = RemovalScope(leaving, count_members(self.team_id))
+        return reconcile(list(evaluated.values()), members, others, load_leader_ids(self.team_id), self.rules(),
+                         scope)
+
+
+def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_id=None, redis=None, tracker=None):
+    """Fetch the group (or its changes), plan against the team, apply; returns (plan, counts, mode)."""
+    return TeamSync(team_id, run_id, connection, graph, guard, progress, redis, tracker).run(reviewed_run_id)

@@ -64,3 +64,20 @@ def load_others(team_id, tenant_id, entra_users, members):
         for user in _users(User.select(*FIELDS).where(_outside(team_id) & _in(User.email, batch))):
             found[user.id] = user
     return list(found.values())
+
+
+def load_matching(tenant_id, object_ids, emails):
+    """Every user, in any team or none, linked to one of these Entra ids or holding one of these emails."""
+    found = {}
+    for ids in chunks(sorted(object_ids)):
+        for user in _users(User.select(*FIELDS).where((User.entra_tenant_id == tenant_id)
+                                                      & _in(User.entra_object_id, ids))):
+            found[user.id] = user
+    for batch in chunks(sorted(emails)):
+        for user in _users(User.select(*FIELDS).where(_in(User.email, batch))):
+            found[user.id] = user
+    return list(found.values())
+
+
+def count_members(team_id):
+    return User.select().where(User.team == team_id).count()

@@ -12,11 +12,12 @@ from .users import USER_FIELDS, to_entra_user
 GROUP_FIELDS = ("id", "displayName", "description", "mail", "groupTypes", "securityEnabled")
 GROUP_DELTA_FIELDS = ("displayName", "members")
 MAX_PAGE_SIZE = 999
+IDS_PER_FILTER = 15  # `id eq` clauses per $filter: Graph caps the clauses of one filter
 
 READ_GROUPS = "GroupMember.Read.All"
 READ_GROUP_USERS = "GroupMember.Read.All and User.Read.All"
 READ_USERS = "User.Read.All"
-READ_GROUP_CHANGES = "Group.Read.All"
+READ_GROUP_CHANGES = "GroupMember.Read.All"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,14 @@ class DeltaResult:
 
     items: list
     delta_link: str
+
+
+def _id_filters(object_ids):
+    """`id eq '…' or …` filters naming every id, a few per filter."""
+    object_ids = list(object_ids)
+    for start in range(0, len(object_ids), IDS_PER_FILTER):
+        yield " or ".join("id eq '{}'".format(object_id.replace("'", "''"))
+                          for object_id in object_ids[start:start + IDS_PER_FILTER])
 
 
 def _search_term(query):
@@ -80,22 +89,65 @@ class GraphClient:
         """Every user of the group as `EntraUser`s: a complete list or an exception."""
         return [to_entra_user(user) for page in self.iter_group_user_pages(group_id) for user in page]
 
+    def nested_group_ids(self, group_id):
+        """The ids of every group nested in the group, at any depth."""
+        path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.group"
+        params = {"$select": "id", "$top": MAX_PAGE_SIZE, "$count": "true"}
+        return [group["id"] for body in self._pages(self._url(path, params), permission=READ_GROUPS,
+                                                    group_id=group_id, eventual=True)
+                for group in self._value(body)]
+
+    def direct_user_ids(self, group_id):
+        """The ids of the group's direct user members (nested groups not flattened)."""
+        path = f"/groups/{quote(group_id, safe='')}/members/microsoft.graph.user"
+        params = {"$select": "id", "$top": MAX_PAGE_SIZE, "$count": "true"}
+        return [user["id"] for body in self._pages(self._url(path, params), permission=READ_GROUPS,
+                                                   group_id=group_id, eventual=True)
+                for user in self._users(body, ("id",))]
+
+    def get_users(self, user_ids, fields=USER_FIELDS):
+        """The users with these ids that still exist, as Graph dicts, a few ids per request."""
+        found = []
+        for clauses in _id_filters(user_ids):
+            params = {"$select": ",".join(fields), "$filter": clauses, "$top": MAX_PAGE_SIZE}
+            for body in self._pages(self._url("/users", params), permission=READ_USERS):
+                found.extend(self._users(body, fields))
+        return found
+
+    def group_user_ids_among(self, group_id, user_ids):
+        """Which of these users are in the group, nested groups included."""
+        path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
+        found = set()
+        for clauses in _id_filters(user_ids):
+            params = {"$select": "id", "$filter": clauses, "$top": MAX_PAGE_SIZE, "$count": "true"}
+            for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS, group_id=group_id,
+                                    eventual=True):
+                found.update(user["id"] for user in self._users(body, ("id",)))
+        return found
+
     def iter_users_pages(self, fields=USER_FIELDS):
         """Pages of all users of the tenant."""
         params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE}
         for body in self._pages(self._url("/users", params), permission=READ_USERS):
             yield self._users(body, fields)
 
-    def users_delta(self, delta_link=None, fields=USER_FIELDS):
-        """One delta round over users: the changes since `delta_link` (all users when None)."""
-        url = delta_link or self._url("/users/delta", {"$select": ",".join(fields)})
+    def users_delta(self, delta_link=None, fields=USER_FIELDS, latest=False):
+        """One delta round over users: the changes since `delta_link` (all users when None; none, only the
+        link that starts tracking from now, when `latest`)."""
+        params = {"$select": ",".join(fields)}
+        if latest:
+            params["$deltatoken"] = "latest"
+        url = delta_link or self._url("/users/delta", params)
         return self._delta(url, permission=READ_USERS, merge=False)
 
-    def groups_delta(self, delta_link=None, group_ids=None):
-        """One delta round over groups (direct members only), each group's `members@delta` slices merged."""
+    def groups_delta(self, delta_link=None, group_ids=None, latest=False):
+        """One delta round over groups (direct members only), each group's `members@delta` slices merged;
+        `latest` skips to a link that tracks changes from now."""
         params = {"$select": ",".join(GROUP_DELTA_FIELDS)}
         if group_ids:
             params["$filter"] = " or ".join("id eq '{}'".format(group_id.replace("'", "''")) for group_id in group_ids)
+        if latest:
+            params["$deltatoken"] = "latest"
         url = delta_link or self._url("/groups/delta", params)
         return self._delta(url, permission=READ_GROUP_CHANGES, merge=True)
 

@@ -1,0 +1,182 @@
+"""Incremental syncs against fake_entra over HTTP and a real Redis: what changed in Entra reaches the team,
+and afterwards a full pass would find nothing left to do."""
+import pytest
+import redis
+
+from fake_entra import demo
+from tests.worker.conftest import connect, emails_of
+from webapp import membership
+from webapp.connections import connection_of, graph_client_from_config
+from webapp.engine.reconcile import SyncRules, reconcile
+from webapp.engine.sync import fetch_group, sync_team
+from webapp.engine.team_side import load_leader_ids, load_members, load_others
+from webapp.engine.tracking import GroupTracker
+from webapp.models import SyncRun, SyncSettings, Team, User
+
+DOMAIN = demo.TENANT_DOMAIN
+TRAINING, NEW_STARTERS = demo.group_id("Training"), demo.group_id("New Starters")
+GUARD = (10.0, 25)
+
+
+def email(name):
+    return f"{demo.handle(name)}@{DOMAIN}"
+
+
+@pytest.fixture
+def redis_connection(redis_url):
+    return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
+def team(app, make_team, make_leader_of):
+    team = make_team("Support Academy")
+    make_leader_of(team)
+    connect(app, team, allow_deletion=True)
+    return team
+
+
+class Syncer:
+    """Runs the engine in-process the way the worker job does, and checks the result with a full pass."""
+
+    def __init__(self, app, team, redis_connection):
+        self.app, self.team, self.redis = app, team, redis_connection
+
+    def graph(self):
+        return graph_client_from_config(connection_of(self.team.id), self.app.extensions["secret_box"],
+                                        self.app.config, redis=self.redis)
+
+    def sync(self, guard=GUARD):
+        """One run; returns (mode, plan, counts, Graph requests)."""
+        run = SyncRun.create(team=self.team, trigger="manual", status="running")
+        graph = self.graph()
+        tracker = GroupTracker(self.redis, self.team.id, 24 * 3600)
+        plan, counts, mode = sync_team(self.team.id, run.id, connection_of(self.team.id), graph, guard,
+                                       lambda message: None, redis=self.redis, tracker=tracker)
+        return mode, plan, counts, graph.request_count
+
+    def full_pass_plan(self):
+        """What a full pass would do now (nothing, when the incremental runs kept up)."""
+        settings = SyncSettings.get(SyncSettings.team == self.team.id)
+        users = fetch_group(self.graph(), settings.group_id, lambda message: None)
+        members = load_members(self.team.id)
+        others = load_others(self.team.id, demo.TENANT_ID, users, members)
+        rules = SyncRules(team_id=self.team.id, tenant_id=demo.TENANT_ID, allow_deletion=settings.allow_deletion)
+        return reconcile(users, members, others, load_leader_ids(self.team.id), rules)
+
+
+def nothing_to_do(plan):
+    return not (plan.creates or plan.adds or [change for change in plan.updates if change.visible]
+                or plan.removals or plan.held_removals)
+
+
+@pytest.fixture
+def syncer(app, team, redis_connection, fake_entra):
+    app.config.update(ENTRA_AUTHORITY_URL=fake_entra.authority_url, GRAPH_API_URL=fake_entra.graph_url)
+    return Syncer(app, team, redis_connection)
+
+
+def test_a_run_with_no_change_reads_two_delta_rounds_and_writes_nothing(syncer, team):
+    assert syncer.sync()[0] == "full"
+    before = list(User.select().order_by(User.id).tuples())
+
+    mode, plan, counts, requests = syncer.sync()
+
+    assert (mode, requests) == ("incremental", 2)
+    assert not plan.outcomes and counts["added"] == counts["updated"] == counts["removed"] == 0
+    assert list(User.select().order_by(User.id).tuples()) == before
+
+
+def test_joins_leaves_renames_and_disabled_accounts_arrive_incrementally(syncer, team, fake_entra):
+    control = fake_entra.control
+    syncer.sync()
+    outsider = demo.user_id("Hannah Schmidt")  # in the tenant, not in the group
+    newcomer = control.add_user(demo.TENANT_ID, "Nora Quist", f"nora.quist@{DOMAIN}", mail=f"nora.quist@{DOMAIN}",
+                                accountEnabled=True, userType="Member", jobTitle="Trainee")
+    control.add_member(demo.TENANT_ID, TRAINING, outsider)
+    control.add_member(demo.TENANT_ID, NEW_STARTERS, newcomer["id"])
+    control.remove_member(demo.TENANT_ID, TRAINING, demo.user_id("Quentin Blake"))
+    control.remove_member(demo.TENANT_ID, NEW_STARTERS, demo.user_id("Christie Cline"))
+    control.update_user(demo.TENANT_ID, demo.user_id("Rita Moreno"), displayName="Rita Moreno-Diaz",
+                        jobTitle="Support Lead")
+    control.disable_user(demo.TENANT_ID, demo.user_id("Samuel Okoro"))
+    control.remove_user(demo.TENANT_ID, demo.user_id("Tessa Lund"))
+
+    mode, plan, counts, requests = syncer.sync()
+
+    assert mode == "incremental"
+    # two delta rounds, one check that Christie left New Starters for good, one read of Hannah's properties
+    assert requests == 4
+    assert (counts["added"], counts["created"], counts["updated"], counts["removed"]) == (2, 2, 1, 4)
+    members = emails_of(team)
+    assert {email("Hannah Schmidt"), f"nora.quist@{DOMAIN}"} <= members
+    assert not {email(name) for name in ("Quentin Blake", "Christie Cline", "Samuel Okoro", "Tessa Lund")} & members
+    rita = User.get(User.email == email("Rita Moreno"))
+    assert (rita.name, rita.job_title) == ("Rita Moreno-Diaz", "Support Lead")
+    assert nothing_to_do(syncer.full_pass_plan())
+
+
+def test_leaving_a_nested_group_keeps_a_direct_member(syncer, team, fake_entra):
+    syncer.sync()
+    fake_entra.control.remove_member(demo.TENANT_ID, NEW_STARTERS, demo.user_id("Zoe Clarke"))
+
+    mode, plan, counts, requests = syncer.sync()
+
+    assert (mode, counts["removed"], requests) == ("incremental", 0, 3)
+    assert email("Zoe Clarke") in emails_of(team)
+    assert nothing_to_do(syncer.full_pass_plan())
+
+
+def test_a_user_skipped_for_another_team_is_added_once_that_team_lets_go(syncer, team):
+    other = Team.create(name="Sales Academy")
+    User.create(email=email("Rita Moreno"), name="Rita Moreno", team=other)
+    syncer.sync()
+    assert email("Rita Moreno") not in emails_of(team)
+    User.update(team=None).where(User.email == email("Rita Moreno")).execute()
+
+    mode, plan, counts, _ = syncer.sync()
+
+    assert (mode, counts["added"]) == ("incremental", 1)
+    assert email("Rita Moreno") in emails_of(team)
+
+
+@pytest.mark.parametrize("change", ["nested group joins", "delta links expire", "settings change",
+                                    "team edited elsewhere", "tracking state lost"])
+def test_a_full_pass_replaces_delta_when_it_cannot_be_trusted(syncer, team, fake_entra, redis_connection, change):
+    control = fake_entra.control
+    syncer.sync()
+    if change == "nested group joins":
+        control.add_member(demo.TENANT_ID, TRAINING, demo.group_id("Marketing"))
+    elif change == "delta links expire":
+        control.expire_delta_tokens(demo.TENANT_ID)
+    elif change == "settings change":
+        SyncSettings.update(allow_deletion=False).where(SyncSettings.team == team.id).execute()
+    elif change == "team edited elsewhere":
+        User.update(team=None).where(User.email == email("Rita Moreno")).execute()
+        membership.changed(redis_connection, team.id)
+    else:
+        redis_connection.delete(*redis_connection.keys(f"entra-sync:delta:{team.id}:*"))
+
+    mode, plan, counts, _ = syncer.sync()
+
+    assert mode == "full"
+    assert nothing_to_do(syncer.full_pass_plan())
+    if change == "nested group joins":
+        assert email("Gareth Jones") in emails_of(team)
+    if change == "team edited elsewhere":
+        assert email("Rita Moreno") in emails_of(team)
+    assert syncer.sync()[0] == "incremental"
+
+
+def test_removals_past_the_deletion_guard_wait_for_a_review_from_a_full_pass(syncer, team, fake_entra):
+    strict = (1.0, 1)  # at most one removal without a review
+    syncer.sync(guard=strict)
+    fake_entra.control.remove_member(demo.TENANT_ID, TRAINING, demo.user_id("Quentin Blake"))
+    assert syncer.sync(guard=strict)[:1] == ("incremental",), "one removal passes the guard"
+    for name in ("Rita Moreno", "Samuel Okoro"):
+        fake_entra.control.remove_member(demo.TENANT_ID, TRAINING, demo.user_id(name))
+
+    mode, plan, counts, _ = syncer.sync(guard=strict)
+
+    assert (mode, plan.needs_review, counts["removed"]) == ("full", True, 0)
+    assert {email("Rita Moreno"), email("Samuel Okoro")} <= emails_of(team)
+    assert syncer.sync(guard=strict)[0] == "full", "no incremental run until the review is done"
