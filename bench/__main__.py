@@ -77,7 +77,7 @@ def run_all(args, sizes, kinds, users, rows, log):
             bench.empty_database()
             log(f"{kind}: scheduler round of {args.auto_teams} teams")
             if auto_groups:
-                rows.append(scenarios.scheduler_round(bench, kind, auto_groups, AUTO_MEMBERS))
+                rows.extend(scenarios.scheduler_round(bench, kind, auto_groups, AUTO_MEMBERS))
 
 
 if __name__ == "__main__":

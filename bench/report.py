@@ -25,10 +25,14 @@ def verdicts(rows):
             found.append((f"1 <= 1.5 x floors ({row['database']}, {row['size']})", row["ratio"], row["ratio"] <= 1.5))
             expected = -(-row["size"] // 999)
             found.append((f"1 member requests = ceil(N/999) = {expected} ({row['database']}, {row['size']})",
-                          row["graph_requests"], row["graph_requests"] <= expected))
+                          row.get("member_requests", row["graph_requests"]),
+                          row.get("member_requests", row["graph_requests"]) <= expected))
         elif name.startswith(("2 ", "3 ")):
             found.append((f"{name[0]} <= 1.2 x fetch floor ({row['database']}, {row['size']})", row["ratio"],
                           row["ratio"] <= 1.2))
+            if name.startswith("2 "):
+                found.append((f"2 Graph requests <= 5 with delta queries ({row['database']}, {row['size']})",
+                              row["graph_requests"], row["graph_requests"] <= 5))
         elif name.startswith(("4 ", "5 ")):
             found.append((f"{name} p95 <= 50 ms ({row['database']}, {row['size']})", row["p95_ms"], row["p95_ms"] <= 50))
             found.append((f"{name} <= 200 KB ({row['database']}, {row['size']})", row["largest_kb"],

@@ -1,6 +1,8 @@
 """The benchmark scenarios; each returns one result row (a dict) for the table."""
+import datetime as dt
 import statistics
 import time
+from collections import Counter
 
 from bench.floors import fetch_floor, write_floor
 from bench.stage import peak_rss_mb
@@ -56,18 +58,29 @@ def sync_row(scenario, kind, size, elapsed, floor, run, rss, extra=""):
     return {"scenario": scenario, "database": kind, "size": size, "seconds": round(elapsed, 3),
             "floor_seconds": round(floor, 3), "ratio": round(elapsed / floor, 2) if floor else None,
             "graph_requests": run.graph_requests, "peak_rss_mb": round(rss, 1) if rss else None,
-            "notes": (counts(run) + (" " + extra if extra else "")).strip()}
+            "notes": (f"{run.mode}: " + counts(run) + (" " + extra if extra else "")).strip()}
 
 
 def first_sync(stage, kind, size, team, group_id):
     """Scenario 1: first sync into an empty team, against fetch floor + write floor."""
     _, fetch_seconds, fetch_requests = fetch_floor(stage.fake, stage.tenant, group_id)
     write_seconds = write_floor(size)
+    stage.fake.control.reset_counts()
     with stage.worker() as pid:
         elapsed, run = timed_sync(stage, team)
         rss = peak_rss_mb(pid)
-    return sync_row("1 first sync", kind, size, elapsed, fetch_seconds + write_seconds, run, rss,
-                    f"(fetch floor {fetch_seconds:.2f} s/{fetch_requests} req, write floor {write_seconds:.2f} s)")
+    members = member_requests(stage.fake.control.counts())
+    row = sync_row("1 first sync", kind, size, elapsed, fetch_seconds + write_seconds, run, rss,
+                   f"(fetch floor {fetch_seconds:.2f} s/{fetch_requests} req, write floor {write_seconds:.2f} s; "
+                   f"{members} member requests, {run.graph_requests - members} to follow changes)")
+    row["member_requests"] = members
+    return row
+
+
+def member_requests(counts):
+    """Graph requests that listed a group's users."""
+    return sum(count for endpoint, count in counts.items()
+               if endpoint.startswith("GET /groups/") and endpoint.endswith("/microsoft.graph.user"))
 
 
 def second_sync(stage, kind, size, team, group_id, scenario):
@@ -146,21 +159,38 @@ def members_search(stage, kind, size, team):
 
 
 def scheduler_round(stage, kind, group_ids, members_per_team):
-    """Scenario 6: one scheduler tick queues every team with Auto Sync on; one worker works them all."""
+    """Scenario 6: one scheduler tick queues every team with Auto Sync on; one worker works them all.
+    The first round imports every team; the next one (a day later, nothing changed) is what a worker does daily."""
     from worker.jobs import tick
 
     for number, group_id in enumerate(group_ids):
         make_team(stage, f"Auto {number}", group_id, auto_sync=True)
+    rows = []
     with stage.worker(forking=True) as pid:
-        started = time.perf_counter()
-        run_ids = tick()
-        runs = wait_for(run_ids)
-        elapsed = time.perf_counter() - started
-        rss = peak_rss_mb(pid)
+        for label in ("6 scheduler round", "6 next round"):
+            if rows:
+                a_day_later(runs)
+            started = time.perf_counter()
+            run_ids = tick()
+            runs = wait_for(run_ids)
+            elapsed = time.perf_counter() - started
+            rows.append(round_row(label, kind, runs, elapsed, peak_rss_mb(pid), len(group_ids), members_per_team))
+    return rows
+
+
+def a_day_later(runs):
+    """Move the round's runs two days back, so every team is due again."""
+    for run in runs:
+        SyncRun.update(finished_at=run.finished_at - dt.timedelta(days=2)).where(SyncRun.id == run.id).execute()
+
+
+def round_row(label, kind, runs, elapsed, rss, teams, members_per_team):
     succeeded = sum(run.status == "succeeded" for run in runs)
+    modes = Counter(run.mode for run in runs)
     errors = sorted({f"{run.status}: {run.error}" for run in runs if run.status != "succeeded"})
-    return {"scenario": "6 scheduler round", "database": kind, "size": len(group_ids) * members_per_team,
+    return {"scenario": label, "database": kind, "size": teams * members_per_team,
             "seconds": round(elapsed, 3), "graph_requests": sum(run.graph_requests for run in runs),
             "peak_rss_mb": round(rss, 1) if rss else None,
-            "notes": f"{len(group_ids)} teams x {members_per_team}; {succeeded}/{len(runs)} runs succeeded"
+            "notes": f"{teams} teams x {members_per_team}; {succeeded}/{len(runs)} runs succeeded"
+                     + "".join(f", {count} {mode}" for mode, count in sorted(modes.items(), key=str))
                      + "".join(f"; {error}" for error in errors)}

@@ -64,8 +64,9 @@ class Stage:
     @contextmanager
     def worker(self, forking=False):
         """One `rq worker` on the sync queue (the Procfile's forking one, or one that runs jobs in-process so
-        its peak memory is the job's); yields its pid once it listens."""
-        worker_class = "worker.rq_worker.SyncWorker" if forking else "rq.worker.SimpleWorker"
+        its peak memory is the job's; both import the sync code before the first job); yields its pid once it
+        listens."""
+        worker_class = "worker.rq_worker.SyncWorker" if forking else "bench.worker.PreloadedSimpleWorker"
         command = [str(Path(sys.executable).parent / "rq"), "worker", "--url", self.redis_url, "--quiet",
                    "--path", str(ROOT), "--worker-class", worker_class, "sync"]
         before = set(self.redis.smembers("rq:workers"))

@@ -25,10 +25,17 @@ def _run_mode():
         migrate_schema(SchemaMigrator.from_database(database).add_column(table, "mode", SyncRun.mode))
 
 
+def _drop_redundant_user_indexes():
+    """users_team_name_id (team_id, name, id) serves what these served; each insert paid for all three."""
+    database.execute_sql("DROP INDEX IF EXISTS users_team_id_name")
+    database.execute_sql("DROP INDEX IF EXISTS users_team_id")
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
     (3, _run_mode),
+    (4, _drop_redundant_user_indexes),
 ]
 
 

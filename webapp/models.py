@@ -40,7 +40,8 @@ class User(BaseModel):
     job_title = CharField(max_length=200, default="")
     department = CharField(max_length=200, default="")
     active = BooleanField(default=True)
-    team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL")
+    # indexed by users_team_name_id (team_id, name, id), which serves every lookup by team
+    team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL", index=False)
     removed_from_team = ForeignKeyField(Team, null=True, on_delete="SET NULL", backref="removed_members")
     removed_at = DateTimeField(null=True)
     password_hash = CharField(max_length=255, null=True)
@@ -53,7 +54,6 @@ class User(BaseModel):
         table_name = "users"
         indexes = (
             (("entra_tenant_id", "entra_object_id"), True),
-            (("team", "name"), False),
         )
 
     @property
