@@ -25,17 +25,17 @@ def _run_mode():
         migrate_schema(SchemaMigrator.from_database(database).add_column(table, "mode", SyncRun.mode))
 
 
-def _drop_redundant_user_indexes():
-    """users_team_name_id (team_id, name, id) serves what these served; each insert paid for all three."""
+def _drop_redundant_user_index():
+    """users_team_name_id (team_id, name, id) serves what (team_id, name) served, and every insert paid for both.
+    (team_id) stays: a search finds its hits by (team_id, rowid) there."""
     database.execute_sql("DROP INDEX IF EXISTS users_team_id_name")
-    database.execute_sql("DROP INDEX IF EXISTS users_team_id")
 
 
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
     (3, _run_mode),
-    (4, _drop_redundant_user_indexes),
+    (4, _drop_redundant_user_index),
 ]
 
 

@@ -40,8 +40,7 @@ class User(BaseModel):
     job_title = CharField(max_length=200, default="")
     department = CharField(max_length=200, default="")
     active = BooleanField(default=True)
-    # indexed by users_team_name_id (team_id, name, id), which serves every lookup by team
-    team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL", index=False)
+    team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL")
     removed_from_team = ForeignKeyField(Team, null=True, on_delete="SET NULL", backref="removed_members")
     removed_at = DateTimeField(null=True)
     password_hash = CharField(max_length=255, null=True)

@@ -1,5 +1,7 @@
 """Incremental syncs against fake_entra over HTTP and a real Redis: what changed in Entra reaches the team,
 and afterwards a full pass would find nothing left to do."""
+import time
+
 import pytest
 import redis
 
@@ -140,7 +142,7 @@ def test_a_user_skipped_for_another_team_is_added_once_that_team_lets_go(syncer,
 
 
 @pytest.mark.parametrize("change", ["nested group joins", "delta links expire", "settings change",
-                                    "team edited elsewhere", "tracking state lost"])
+                                    "team edited elsewhere", "tracking state lost", "a day went by"])
 def test_a_full_pass_replaces_delta_when_it_cannot_be_trusted(syncer, team, fake_entra, redis_connection, change):
     control = fake_entra.control
     syncer.sync()
@@ -153,8 +155,10 @@ def test_a_full_pass_replaces_delta_when_it_cannot_be_trusted(syncer, team, fake
     elif change == "team edited elsewhere":
         User.update(team=None).where(User.email == email("Rita Moreno")).execute()
         membership.changed(redis_connection, team.id)
-    else:
+    elif change == "tracking state lost":
         redis_connection.delete(*redis_connection.keys(f"entra-sync:delta:{team.id}:*"))
+    else:
+        redis_connection.hset(f"entra-sync:delta:{team.id}", "full_at", time.time() - 25 * 3600)
 
     mode, plan, counts, _ = syncer.sync()
 

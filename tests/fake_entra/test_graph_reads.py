@@ -30,6 +30,14 @@ def test_transitive_user_cast_flattens_nested_groups(fake_entra):
     assert len(pages) == 3
 
 
+def test_transitive_group_cast_lists_nested_groups_at_any_depth(fake_entra):
+    fake_entra.control.add_member(demo.TENANT_ID, demo.group_id("Platform Team"), demo.group_id("Empty Group"))
+    groups, pages = follow(fake_entra, "/groups/{}/transitiveMembers/microsoft.graph.group?$select=id,displayName"
+                           .format(demo.group_id("Engineering")), fake_entra.app_token(), ConsistencyLevel="eventual")
+    assert [group["displayName"] for group in groups] == ["Platform Team", "Empty Group"]
+    assert pages[0]["@odata.context"].endswith("$metadata#groups(id,displayName)")
+
+
 def test_counts_track_requests_per_endpoint(fake_entra):
     token = fake_entra.app_token()
     follow(fake_entra, USER_CAST.format(demo.group_id("Training")) + "?$top=3", token)

@@ -19,11 +19,12 @@ def test_panel_polls_while_running_and_stops_with_the_counts(app, signed_in, tea
     page = panel(signed_in, team)
     assert "Sync running" in page and "Read 1,998 users of the Sync Group" in page
     assert 'hx-trigger="load delay:1s"' in page
-    SyncRun.update(status="succeeded", progress="", added=12, created=10, skipped_disabled=2).where(
-        SyncRun.id == run.id).execute()
+    SyncRun.update(status="succeeded", progress="", added=12, created=10, skipped_disabled=2, mode="incremental",
+                   graph_requests=2).where(SyncRun.id == run.id).execute()
     page = panel(signed_in, team)
     assert "load delay:1s" not in page and "Sync running" not in page
     assert "<strong>12</strong> added (10 new accounts)" in page and "Succeeded" in page
+    assert "Incremental: only what changed since the last run, 2 Graph requests" in page
 
 
 def test_a_run_whose_worker_stopped_is_shown_failed(app, signed_in, team):

@@ -13,7 +13,7 @@ import logging
 from webapp import membership
 from webapp.engine import delta
 from webapp.engine.apply import apply_plan
-from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM,
+from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      RemovalScope, SyncRules, fingerprint, reconcile)
 from webapp.engine.team_side import count_members, load_leader_ids, load_matching, load_members, load_others
 from webapp.microsoft import DeltaExpired, PermissionDenied, to_entra_user
@@ -207,6 +207,8 @@ class TeamSync:
 
     def plan_changes(self, evaluated, left):
         """Plan for the changed users only: the members they can match, and removals limited to those who left."""
+        if not evaluated and not left:
+            return Plan()
         self.progress("Comparing the changes with the team")
         tenant_id = self.connection.tenant_id
         emails = {user.email.lower() for user in evaluated.values() if user.email}

@@ -43,14 +43,21 @@ def _outside(team_id):
 
 
 def load_others(team_id, tenant_id, entra_users, members):
-    """Users outside the team matching the group by object id or email: chunked IN queries, none for known users."""
+    """Users outside the team matching the group by object id or email, found with chunked IN queries, or
+    picked from all users outside the team when there are fewer of those than group users (a first import)."""
     side = TeamSide(members, tenant_id)
-    found = {}
     unknown_ids = [user.object_id for user in entra_users if user.object_id not in side.by_object_id]
-    for ids in chunks(unknown_ids):
-        for user in _users(User.select(*FIELDS).where(
-                _outside(team_id) & (User.entra_tenant_id == tenant_id) & _in(User.entra_object_id, ids))):
-            found[user.id] = user
+    outside = User.select(*FIELDS).where(_outside(team_id))
+    everyone = _users(outside) if outside.count() <= len(entra_users) else None
+    found = {}
+    if everyone is not None:
+        wanted = set(unknown_ids)
+        found.update((user.id, user) for user in everyone
+                     if user.entra_tenant_id == tenant_id and user.entra_object_id in wanted)
+    else:
+        for ids in chunks(unknown_ids):
+            for user in _users(outside.where((User.entra_tenant_id == tenant_id) & _in(User.entra_object_id, ids))):
+                found[user.id] = user
     by_object_id = {user.entra_object_id: user for user in found.values()}
     emails = set()
     for entra_user in entra_users:
@@ -60,9 +67,12 @@ def load_others(team_id, tenant_id, entra_users, members):
         matched = side.by_object_id.get(entra_user.object_id) or by_object_id.get(entra_user.object_id)
         if (matched is None or matched.email != email) and email not in side.by_email:
             emails.add(email)
-    for batch in chunks(sorted(emails)):
-        for user in _users(User.select(*FIELDS).where(_outside(team_id) & _in(User.email, batch))):
-            found[user.id] = user
+    if everyone is not None:
+        found.update((user.id, user) for user in everyone if user.email in emails)
+    else:
+        for batch in chunks(sorted(emails)):
+            for user in _users(outside.where(_in(User.email, batch))):
+                found[user.id] = user
     return list(found.values())
 
 

@@ -56,7 +56,7 @@ class GroupTracker:
     def _keys(self, generation, names):
         return [self._pending_key(generation), *(self._set_key(generation, name) for name in names)]
 
-    def load(self, key, members_version, now=None):
+    def load(self, key, members_version):
         """The saved state, if it fits `key` and `members_version`, is fresh enough and nothing of it was lost."""
         raw = {name.decode(): value.decode() for name, value in self.redis.hgetall(self._meta_key).items()}
         try:
@@ -65,7 +65,7 @@ class GroupTracker:
         except (KeyError, ValueError):
             return None
         if (state.key != key or state.members_version != members_version
-                or (now or time.time()) - state.full_at > self.full_pass_seconds):
+                or time.time() - state.full_at > self.full_pass_seconds):
             return None
         pipeline = self.redis.pipeline(transaction=False)
         for name in state.sizes:
@@ -94,7 +94,7 @@ class GroupTracker:
         return {user_id.decode(): EntraUser(*json.loads(value))
                 for user_id, value in self.redis.hgetall(self._pending_key(state.generation)).items()}
 
-    def save_full(self, key, members_version, users_link, groups_link, in_group, nested, pending, full_at=None):
+    def save_full(self, key, members_version, users_link, groups_link, in_group, nested, pending):
         """Replace the state after a full pass: the group's user ids, each nested group's direct user ids."""
         generation = uuid.uuid4().hex[:12]
         sets = {IN_GROUP: set(in_group), **{group_id: set(user_ids) for group_id, user_ids in nested.items()}}
@@ -108,7 +108,7 @@ class GroupTracker:
             pipeline.expire(name, TTL_SECONDS)
         pipeline.execute()
         old = self._current()
-        self._write_meta(generation, key, members_version, full_at or time.time(), users_link, groups_link,
+        self._write_meta(generation, key, members_version, time.time(), users_link, groups_link,
                          {name: len(user_ids) for name, user_ids in sets.items()})
         if old is not None and old[0] != generation:
             self.redis.delete(*self._keys(*old))
@@ -132,6 +132,7 @@ class GroupTracker:
             pipeline.scard(self._set_key(state.generation, name))
         sizes = dict(zip(state.sizes, pipeline.execute()))
         self._write_meta(state.generation, state.key, members_version, state.full_at, users_link, groups_link, sizes)
+
     def clear(self):
         """Forget the state: the next sync makes a full pass."""
         old = self._current()
