@@ -21,6 +21,10 @@ def named_members(team):
     ("lace", {"Ada Lovelace"}),
     ("o'brien \"quo", {"O'Brien \"Quoted\""}),
     ("ad", {"Ada Lovelace"}),
+    ("k_j", set()),  # LIKE wildcards are literal characters in a search
+    ("%", set()),
+    ("grace hopper", {"Grace Hopper"}),
+    ("hopper grace", set()),  # never matches across the name and the email
 ])
 def test_search_finds_substrings_of_name_or_email(signed_in, team, named_members, text, expected):
     html = signed_in.get(f"/teams/{team.id}/members/", query_string={"q": text}).get_data(as_text=True)

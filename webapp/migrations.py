@@ -4,7 +4,7 @@ from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database
 from webapp.models import ALL_MODELS, SchemaVersion, SyncRun, User
-from webapp.search import create_search_indexes
+from webapp.search import create_search_indexes, one_search_index
 
 
 def _initial_schema():
@@ -36,6 +36,7 @@ MIGRATIONS = [
     (2, _member_list_indexes),
     (3, _run_mode),
     (4, _drop_redundant_user_index),
+    (5, one_search_index),
 ]
 
 

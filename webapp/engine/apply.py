@@ -9,7 +9,7 @@ from webapp.models import SyncOutcome, TeamLeader, User, utcnow
 
 CHUNK = 400
 INSERT_CHUNK = 5000  # rows per transaction: fewer commits rewrite far fewer index pages (SQLite WAL)
-ANALYZE_AFTER = 1000  # new users after which PostgreSQL gets fresh planner statistics at once
+GROWTH_TO_ANALYZE = 0.1  # share of new users after which PostgreSQL gets fresh planner statistics at once
 USER_FIELDS = (User.email, User.name, User.job_title, User.department, User.entra_tenant_id, User.entra_object_id,
                User.team, User.synced_by_team, User.active, User.created_at)
 OUTCOME_FIELDS = (SyncOutcome.run, SyncOutcome.entra_id, SyncOutcome.user, SyncOutcome.email, SyncOutcome.name,
@@ -113,6 +113,11 @@ def apply_plan(plan, team_id, run_id, progress=lambda message: None):
 
 
 def _refresh_statistics(created):
-    """After a large import, let PostgreSQL's planner see the new rows now rather than at autovacuum's next pass."""
-    if created >= ANALYZE_AFTER and is_postgres():
-        database.execute_sql(f'ANALYZE "{User._meta.table_name}"')
+    """When a run grew the users table by a tenth or more (or it was never analyzed), let PostgreSQL's planner see
+    the new rows now rather than at autovacuum's next pass: stale statistics turn index lookups into table scans."""
+    if not created or not is_postgres():
+        return
+    table = User._meta.table_name
+    (estimate,) = database.execute_sql("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()
+    if estimate < 0 or created >= GROWTH_TO_ANALYZE * estimate:
+        database.execute_sql(f'ANALYZE "{table}"')

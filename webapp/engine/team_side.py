@@ -48,7 +48,9 @@ def load_others(team_id, tenant_id, entra_users, members):
     side = TeamSide(members, tenant_id)
     unknown_ids = [user.object_id for user in entra_users if user.object_id not in side.by_object_id]
     outside = User.select(*FIELDS).where(_outside(team_id))
-    everyone = _users(outside) if outside.count() <= len(entra_users) else None
+    everyone = _users(outside.limit(len(entra_users) + 1))
+    if len(everyone) > len(entra_users):
+        everyone = None
     found = {}
     if everyone is not None:
         wanted = set(unknown_ids)
