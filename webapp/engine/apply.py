@@ -1,7 +1,6 @@
 """Applying a plan: bulk writes in short transactions, safe to repeat, with the run's per-user outcomes."""
 
 from peewee import Case
-from psycopg2.extras import execute_values
 
 from webapp.db import database, is_postgres
 from webapp.engine.team_side import chunks
@@ -16,15 +15,19 @@ OUTCOME_FIELDS = (SyncOutcome.run, SyncOutcome.entra_id, SyncOutcome.user, SyncO
                   SyncOutcome.action, SyncOutcome.reason)
 
 
-def _insert_batch(sql, batch):
-    """One statement for many rows: multi-row VALUES on PostgreSQL, executemany on SQLite."""
-    cursor = database.cursor()
-    if is_postgres():
-        start = sql.index(" VALUES (") + len(" VALUES ")
-        end = sql.index(")", start) + 1
-        execute_values(cursor, sql[:start] + "%s" + sql[end:], batch, page_size=1000)
-    else:
-        cursor.executemany(sql, batch)
+POSTGRES_ARRAYS = {"VARCHAR": "varchar[]", "TEXT": "text[]", "INT": "integer[]", "BOOL": "boolean[]",
+                   "DATETIME": "timestamp[]"}
+
+
+def _statement(sql, fields):
+    """The insert as run: executemany's on SQLite; on PostgreSQL the rows come as one array per column
+    (unnest), which psycopg2 quotes in C rather than row by row in Python."""
+    if not is_postgres():
+        return sql
+    start = sql.index(" VALUES (")
+    end = sql.index(")", start) + 1
+    arrays = ", ".join(f"%s::{POSTGRES_ARRAYS[field.field_type]}" for field in fields)
+    return f"{sql[:start]} SELECT * FROM unnest({arrays}){sql[end:]}"
 
 
 def bulk_insert(model, fields, rows, ignore_conflicts=False, inserted=lambda count: None):
@@ -35,10 +38,14 @@ def bulk_insert(model, fields, rows, ignore_conflicts=False, inserted=lambda cou
     sql, params = query.sql()
     if len(params) != len(fields):
         raise ValueError(f"bulk_insert into {model.__name__} needs every defaulted field listed")
+    statement = _statement(sql, fields)
     done = 0
     for batch in chunks(rows, INSERT_CHUNK):
         with database.atomic():
-            _insert_batch(sql, batch)
+            if is_postgres():
+                database.cursor().execute(statement, [list(column) for column in zip(*batch)])
+            else:
+                database.cursor().executemany(statement, batch)
         done += len(batch)
         inserted(done)
 
