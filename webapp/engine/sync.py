@@ -9,6 +9,7 @@ changed, and when an incremental plan would need a review.
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 
 from webapp import membership
 from webapp.engine import delta
@@ -78,6 +79,18 @@ def rechecked(plan, users_by_id):
             if outcome.action == "skipped" and outcome.reason in RECHECKED and outcome.entra_id in users_by_id]
 
 
+@dataclass
+class Changes:
+    """What one incremental round found."""
+
+    users_link: str
+    groups_link: str
+    moved: delta.Movement
+    left: set  # ids of the users who left the group
+    pending: dict  # id -> EntraUser skipped earlier for reasons on the platform's side
+    evaluated: dict  # id -> EntraUser to compare with the team: the changed users in the group and the pending
+
+
 class TeamSync:
     """One run of one team: an incremental pass when it can, else a full one."""
 
@@ -105,6 +118,7 @@ class TeamSync:
                          guard_percent=self.guard[0], guard_minimum=self.guard[1], confirmed_removals=confirmed)
 
     def apply(self, plan):
+        """Write the plan and move the team's membership version on (saved states expect that one step)."""
         self.progress("Applying the changes")
         counts = apply_plan(plan, self.team_id, self.run_id, self.progress)
         if self.redis is not None:
@@ -160,8 +174,24 @@ class TeamSync:
     def incremental(self):
         """Apply what changed since the last run; None when a full pass is needed instead."""
         state = self.tracker.load(self.key, self.members_version)
-        if state is None:
+        changes = self.read_changes(state) if state is not None else None
+        if changes is None:
             return None
+        SyncRun.update(group_id=self.settings.group_id, graph_requests=self.graph.request_count).where(
+            SyncRun.id == self.run_id).execute()
+        plan = self.plan_changes(changes.evaluated, changes.left)
+        if plan.needs_review:
+            return None
+        counts = self.apply(plan)
+        recheck = rechecked(plan, changes.evaluated)
+        settled = (set(changes.pending) | set(changes.evaluated) | changes.left) - {user.object_id for user in recheck}
+        self.tracker.save_round(state, self.members_version + 1, changes.users_link, changes.groups_link,
+                                changes.moved, recheck, sorted(settled))
+        return plan, counts
+
+    def read_changes(self, state):
+        """One delta round of users and of the tracked groups, read into who moved and whom to compare;
+        None when only a full pass can tell (expired links, nesting changed, too much to look up)."""
         group_id = self.settings.group_id
         self.progress("Reading the changes from Microsoft")
         try:
@@ -183,27 +213,17 @@ class TeamSync:
         still_in = self.graph.group_user_ids_among(group_id, sorted(moved.unsure)) if moved.unsure else set()
         moved.in_group.update((user_id, user_id in still_in) for user_id in moved.unsure)
         in_now = {user_id for user_id, now in moved.in_group.items() if now}
-        left = moved.left(before)
         lookups = sorted((moved.joined(before) - set(user_changes.changed)) | (user_changes.incomplete & in_now))
         if len(lookups) > MAX_LOOKUPS:
             return None
         fresh = {user_id: to_entra_user(user) for user_id, user in user_changes.changed.items() if user_id in in_now}
         fresh.update((user["id"], to_entra_user(user)) for user in self.graph.get_users(lookups)
                      if user["id"] in in_now)
+        left = moved.left(before)
         pending = self.tracker.pending(state)
         evaluated = {user_id: user for user_id, user in pending.items() if user_id not in left}
         evaluated.update(fresh)
-        SyncRun.update(group_id=group_id, graph_requests=self.graph.request_count).where(
-            SyncRun.id == self.run_id).execute()
-        plan = self.plan_changes(evaluated, left)
-        if plan.needs_review:
-            return None
-        counts = self.apply(plan)
-        recheck = rechecked(plan, evaluated)
-        settled = (set(pending) | set(evaluated) | left) - {user.object_id for user in recheck}
-        self.tracker.save_round(state, self.members_version + 1, users_round.delta_link, groups_round.delta_link,
-                                moved, recheck, sorted(settled))
-        return plan, counts
+        return Changes(users_round.delta_link, groups_round.delta_link, moved, left, pending, evaluated)
 
     def plan_changes(self, evaluated, left):
         """Plan for the changed users only: the members they can match, and removals limited to those who left."""
