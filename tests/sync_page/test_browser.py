@@ -12,6 +12,13 @@ from webapp.models import SyncRun, SyncSettings, Team, User
 SLOW = 20_000  # ms: the machine running the tests is shared, and these steps go through fake_entra
 
 
+def settled(page):
+    """Wait until htmx has finished swapping in the last answer, as a person would before typing again
+    (keystrokes during a swap land on the element being replaced)."""
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')",
+                           timeout=SLOW)
+
+
 @pytest.fixture
 def sync_page(page, live_server, entra, leader, team):
     """Signed in as the leader, on Team Leader → Manage Team → Azure Entra Sync."""
@@ -48,16 +55,19 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     expect(page.get_by_text("All Users")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="Show users and their sync status").click()
     expect(page.get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
+    settled(page)
 
     search = page.get_by_role("searchbox", name="Search users")
     search.fill("megan")
     expect(page.locator("table.sync-users tbody tr")).to_have_count(1, timeout=SLOW)
     page.get_by_label("Select Megan Bowen").check()
     expect(page.get_by_text("1 user selected")).to_be_visible(timeout=SLOW)
+    settled(page)
     page.get_by_role("searchbox", name="Search users").fill("partner")
     expect(page.locator("table.sync-users tbody tr")).to_have_count(2, timeout=SLOW)
     page.get_by_label("Select Jane Doe").check()
     expect(page.get_by_text("2 users selected")).to_be_visible(timeout=SLOW)
+    settled(page)
     page.get_by_role("searchbox", name="Search users").fill("")
     expect(page.locator("table.sync-users tbody tr")).to_have_count(22, timeout=SLOW)
     expect(page.get_by_label("Select Megan Bowen")).to_be_checked()

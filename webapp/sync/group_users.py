@@ -1,5 +1,6 @@
 """The Sync Group's users, fetched from Graph once and kept in Redis for a few minutes (no Flask here)."""
 import json
+import threading
 import time
 import uuid
 
@@ -14,6 +15,7 @@ PARTS = ("rows", "index", "ids", "emails", "info", "removals")
 # The search index last read by this process, per group copy: prefix -> (fetched_at, text). A search then
 # scans memory instead of reading megabytes from Redis; a new copy of the group has a new fetched_at.
 _indexes = {}
+_indexes_lock = threading.Lock()
 KEPT_INDEXES = 4
 
 
@@ -116,10 +118,11 @@ class GroupUsers:
         index = self.redis.get(self.key("index"))
         text = index.decode() if index else ""
         if info is not None and text:
-            _indexes.pop(self.prefix, None)
-            while len(_indexes) >= KEPT_INDEXES:
-                del _indexes[next(iter(_indexes))]
-            _indexes[self.prefix] = (info["fetched_at"], text)
+            with _indexes_lock:
+                _indexes.pop(self.prefix, None)
+                while len(_indexes) >= KEPT_INDEXES:
+                    del _indexes[next(iter(_indexes))]
+                _indexes[self.prefix] = (info["fetched_at"], text)
         return text
 
     def matching_positions(self, search):
