@@ -102,8 +102,10 @@ def test_paging_and_search_reuse_the_first_fetch(connected, signed_in, team, pla
     by_email = users_list(signed_in, team, user_q="partner.example")
     assert set(statuses(by_email)) == {"Jane Doe", "Kofi Mensah"}
     assert connected.control.counts()[MEMBERS_URL] == 1
+    connected.control.update_user(demo.TENANT_ID, demo.user_id("Samuel Okoro"), displayName="Samuel Okoro-Banks")
     users_list(signed_in, team, reload="1")
     assert connected.control.counts()[MEMBERS_URL] == 2
+    assert list(statuses(users_list(signed_in, team, user_q="banks"))) == ["Samuel Okoro-Banks"]
 
 
 def test_the_selection_survives_paging_and_search(connected, signed_in, team):
