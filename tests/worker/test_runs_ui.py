@@ -43,9 +43,10 @@ def test_sync_page_includes_the_panel_with_the_auto_sync_back_off(app, signed_in
 
 def test_history_pages_newest_first(app, signed_in, team):
     for n in range(25):
-        SyncRun.create(team=team, trigger="auto", status="succeeded", added=n)
+        SyncRun.create(team=team, trigger="auto", status="succeeded", added=n, mode="incremental" if n else "full")
     first = signed_in.get(f"/teams/{team.id}/runs/").get_data(as_text=True)
     assert "25 runs" in first and "Page 1 of 2" in first
+    assert "<th>Read</th>" in first and first.count("<td>Changes only</td>") == 20
     assert ">#25</a>" in first and ">#5</a>" not in first
     second = signed_in.get(f"/teams/{team.id}/runs/?page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert second.startswith('<section id="run-history"') and ">#5</a>" in second and ">#6</a>" not in second

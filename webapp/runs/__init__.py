@@ -16,7 +16,8 @@ bp = Blueprint("runs", __name__, url_prefix="/teams/<int:team_id>/runs")
 @bp.app_context_processor
 def _labels():
     return {"run_status_labels": queries.STATUS_LABELS, "run_trigger_labels": queries.TRIGGER_LABELS,
-            "outcome_labels": queries.ACTION_LABELS, "runs_panel_state": queries.panel_state}
+            "run_mode_labels": queries.MODE_LABELS, "outcome_labels": queries.ACTION_LABELS,
+            "runs_panel_state": queries.panel_state}
 
 
 def _page():

@@ -22,6 +22,7 @@ STATUS_LABELS = {
     "needs_review": "Needs review",
 }
 TRIGGER_LABELS = {"manual": "Sync button", "auto": "Auto Sync", "confirm": "Confirm removals"}
+MODE_LABELS = {"full": "Whole group", "incremental": "Changes only"}
 CSV_COLUMNS = ("action", "reason", "name", "email", "entra_object_id")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
