@@ -16,7 +16,7 @@ from webapp.engine import delta
 from webapp.engine.apply import apply_plan
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      RemovalScope, SyncRules, fingerprint, reconcile)
-from webapp.engine.team_side import count_members, load_leader_ids, load_matching, load_members, load_others
+from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others
 from webapp.microsoft import DeltaExpired, PermissionDenied, to_entra_user
 from webapp.microsoft.users import USER_FIELDS
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
@@ -237,7 +237,7 @@ class TeamSync:
         others = [user for user in matching if user.team_id != self.team_id]
         leaving = frozenset(user.id for user in members
                             if user.entra_tenant_id == tenant_id and user.entra_object_id in left)
-        scope = RemovalScope(leaving, count_members(self.team_id))
+        scope = RemovalScope(leaving, membership.team_size(self.redis, self.team_id))
         return reconcile(list(evaluated.values()), members, others, load_leader_ids(self.team_id), self.rules(),
                          scope)
 

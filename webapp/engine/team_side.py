@@ -43,23 +43,19 @@ def _outside(team_id):
 
 
 def load_others(team_id, tenant_id, entra_users, members):
-    """Users outside the team matching the group by object id or email, found with chunked IN queries, or
-    picked from all users outside the team when there are fewer of those than group users (a first import)."""
+    """Users outside the team matching the group by object id or email. When fewer users are outside the team
+    than in the group (a first import) they are read at once and picked from; otherwise looked up."""
     side = TeamSide(members, tenant_id)
-    unknown_ids = [user.object_id for user in entra_users if user.object_id not in side.by_object_id]
-    outside = User.select(*FIELDS).where(_outside(team_id))
-    everyone = _users(outside.limit(len(entra_users) + 1))
-    if len(everyone) > len(entra_users):
-        everyone = None
-    found = {}
-    if everyone is not None:
-        wanted = set(unknown_ids)
-        found.update((user.id, user) for user in everyone
-                     if user.entra_tenant_id == tenant_id and user.entra_object_id in wanted)
-    else:
-        for ids in chunks(unknown_ids):
-            for user in _users(outside.where((User.entra_tenant_id == tenant_id) & _in(User.entra_object_id, ids))):
-                found[user.id] = user
+    outside = _users(User.select(*FIELDS).where(_outside(team_id)).limit(len(entra_users) + 1))
+
+    def lookup(object_ids=(), emails=()):
+        if len(outside) > len(entra_users):
+            return [user for user in load_matching(tenant_id, object_ids, emails) if user.team_id != team_id]
+        return [user for user in outside if user.email in emails
+                or (user.entra_tenant_id == tenant_id and user.entra_object_id in object_ids)]
+
+    found = {user.id: user for user in lookup(
+        object_ids={user.object_id for user in entra_users if user.object_id not in side.by_object_id})}
     by_object_id = {user.entra_object_id: user for user in found.values()}
     emails = set()
     for entra_user in entra_users:
@@ -69,12 +65,7 @@ def load_others(team_id, tenant_id, entra_users, members):
         matched = side.by_object_id.get(entra_user.object_id) or by_object_id.get(entra_user.object_id)
         if (matched is None or matched.email != email) and email not in side.by_email:
             emails.add(email)
-    if everyone is not None:
-        found.update((user.id, user) for user in everyone if user.email in emails)
-    else:
-        for batch in chunks(sorted(emails)):
-            for user in _users(outside.where(_in(User.email, batch))):
-                found[user.id] = user
+    found.update((user.id, user) for user in lookup(emails=emails))
     return list(found.values())
 
 
@@ -90,6 +81,3 @@ def load_matching(tenant_id, object_ids, emails):
             found[user.id] = user
     return list(found.values())
 
-
-def count_members(team_id):
-    return User.select().where(User.team == team_id).count()

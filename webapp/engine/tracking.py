@@ -77,17 +77,15 @@ class GroupTracker:
     def standing(self, state, user_ids):
         """Each user's saved (in the group, nested groups holding it directly)."""
         user_ids = list(user_ids)
+        if not user_ids:
+            return {}
         names = list(state.sizes)
         pipeline = self.redis.pipeline(transaction=False)
-        for user_id in user_ids:
-            for name in names:
-                pipeline.sismember(self._set_key(state.generation, name), user_id)
-        answers = iter(pipeline.execute())
-        standing = {}
-        for user_id in user_ids:
-            held = {name for name in names if next(answers)}
-            standing[user_id] = (IN_GROUP in held, held - {IN_GROUP})
-        return standing
+        for name in names:
+            pipeline.smismember(self._set_key(state.generation, name), user_ids)
+        held = dict(zip(names, pipeline.execute()))
+        return {user_id: (bool(held[IN_GROUP][n]), {name for name in state.nested if held[name][n]})
+                for n, user_id in enumerate(user_ids)}
 
     def pending(self, state):
         """The group users a run skipped for reasons on the platform's side, to look at again every run."""
@@ -116,13 +114,17 @@ class GroupTracker:
     def save_round(self, state, members_version, users_link, groups_link, moved, pending, settled):
         """Record one incremental round: new links, where each touched user stands now, the pending users
         (`pending` added, `settled` ids dropped)."""
+        in_set = {IN_GROUP: {user_id: now for user_id, now in moved.in_group.items()}}
+        for group_id in state.nested:
+            in_set[group_id] = {user_id: group_id in groups for user_id, groups in moved.nested.items()}
         pipeline = self.redis.pipeline(transaction=False)
-        for user_id, now in moved.in_group.items():
-            (pipeline.sadd if now else pipeline.srem)(self._set_key(state.generation, IN_GROUP), user_id)
-        for user_id, groups in moved.nested.items():
-            for group_id in state.nested:
-                (pipeline.sadd if group_id in groups else pipeline.srem)(
-                    self._set_key(state.generation, group_id), user_id)
+        for name, answers in in_set.items():
+            added = [user_id for user_id, now in answers.items() if now]
+            dropped = [user_id for user_id, now in answers.items() if not now]
+            if added:
+                pipeline.sadd(self._set_key(state.generation, name), *added)
+            if dropped:
+                pipeline.srem(self._set_key(state.generation, name), *dropped)
         self._write_pending(pipeline, state.generation, pending, settled)
         for name in self._keys(state.generation, state.sizes):
             pipeline.expire(name, TTL_SECONDS)

@@ -10,6 +10,7 @@ from webapp.db import database
 from webapp.members.forms import validate_member
 from webapp.engine.team_side import load_leader_ids
 from webapp.models import User, utcnow
+from webapp.paging import page_arg, page_of
 from webapp.search import name_or_email_contains
 from webapp.teams import leader_required
 
@@ -34,19 +35,13 @@ def page_of_members(team, search, page):
     per_page = current_app.config["MEMBERS_PER_PAGE"]
     query = member_query(team, search)
     total = query.count() if search else membership.team_size(current_app.extensions["redis"], team.id)
-    last_page = max(1, -(-total // per_page))
-    page = min(max(page, 1), last_page)
     order = (fn.LOWER(User.name), User.id) if search else (User.name, User.id)
-    rows = list(query.order_by(*order).paginate(page, per_page))
-    return {"members": rows, "total": total, "page": page, "last_page": last_page, "search": search}
+    paged = page_of(query.order_by(*order), page, per_page, total)
+    return {"members": paged.pop("rows"), **paged, "search": search}
 
 
 def _page_args():
-    try:
-        page = int(request.args.get("page", 1))
-    except ValueError:
-        page = 1
-    return request.args.get("q", "").strip(), page
+    return request.args.get("q", "").strip(), page_arg()
 
 
 def _member_or_404(team, user_id):
@@ -119,13 +114,13 @@ def removed_query(team):
 @bp.get("/removed")
 @leader_required
 def removed(team):
-    _, page = _page_args()
+    page = page_arg()
     query = removed_query(team)
     per_page = current_app.config["MEMBERS_PER_PAGE"]
     total = query.count()
-    rows = list(query.paginate(max(page, 1), per_page))
+    rows = list(query.paginate(page, per_page))
     return render_template("members/removed.html", team=team, members=rows, total=total,
-                           page=max(page, 1), last_page=max(1, -(-total // per_page)))
+                           page=page, last_page=max(1, -(-total // per_page)))
 
 
 @bp.post("/<int:user_id>/restore")

@@ -7,6 +7,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from htmx_flask import request as htmx_request
 
 from webapp.engine.runs import reap_stale_runs, start_sync
+from webapp.paging import page_arg, page_of
 from webapp.runs import queries
 from webapp.teams import leader_required
 
@@ -18,13 +19,6 @@ def _labels():
     return {"run_status_labels": queries.STATUS_LABELS, "run_trigger_labels": queries.TRIGGER_LABELS,
             "run_mode_labels": queries.MODE_LABELS, "outcome_labels": queries.ACTION_LABELS,
             "runs_panel_state": queries.panel_state}
-
-
-def _page():
-    try:
-        return int(request.args.get("page", 1))
-    except ValueError:
-        return 1
 
 
 def _run_or_404(team, run_id):
@@ -45,7 +39,7 @@ def panel(team):
 @bp.get("/")
 @leader_required
 def index(team):
-    history = queries.page_of(queries.team_runs(team.id).order_by(queries.SyncRun.id.desc()), _page(),
+    history = page_of(queries.team_runs(team.id).order_by(queries.SyncRun.id.desc()), page_arg(),
                               queries.RUNS_PER_PAGE)
     template = "runs/_history.html" if htmx_request.htmx else "runs/index.html"
     return render_template(template, team=team, history=history)
@@ -56,7 +50,7 @@ def index(team):
 def show(team, run_id):
     run = _run_or_404(team, run_id)
     search, action = request.args.get("q", "").strip(), request.args.get("action", "")
-    outcomes = queries.page_of(queries.outcome_query(run, search, action), _page(),
+    outcomes = page_of(queries.outcome_query(run, search, action), page_arg(),
                                current_app.config["MEMBERS_PER_PAGE"])
     reviewable = queries.reviewable(run)
     held, held_total = queries.would_remove(run) if reviewable else ([], 0)

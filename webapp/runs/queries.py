@@ -73,14 +73,6 @@ def panel_state(team_id):
     }
 
 
-def page_of(query, page, per_page):
-    """One page of a query and the paging numbers."""
-    total = query.count()
-    last_page = max(1, -(-total // per_page))
-    page = min(max(page, 1), last_page)
-    return {"rows": list(query.paginate(page, per_page)), "total": total, "page": page, "last_page": last_page}
-
-
 def outcome_query(run, search="", action=""):
     query = SyncOutcome.select().where(SyncOutcome.run == run.id)
     if action in ACTION_LABELS:

@@ -8,6 +8,7 @@ from webapp import connections, membership
 from webapp.engine.reconcile import SyncRules, guard_threshold
 from webapp.engine.team_side import load_leader_ids
 from webapp.microsoft import MicrosoftError
+from webapp.paging import page_arg
 from webapp.sync import PAGE, bp
 from webapp.sync.context import graph_client, microsoft_answered, microsoft_problem, per_page, posted_form
 from webapp.sync.group_users import GroupUsers
@@ -48,13 +49,6 @@ def group_field(team):
         form.update(group_id=chosen, group_name=request.args.get("choose_name", ""), user_ids=[])
     return render_template("sync/_group_field.html", team=team, form=form,
                            changing=request.args.get("change") == "1" or not form["group_id"])
-
-
-def _page_number():
-    try:
-        return max(1, int(request.args.get("users_page", 1)))
-    except ValueError:
-        return 1
 
 
 def _cached_group_users(team, connection, group_id, reload):
@@ -117,7 +111,7 @@ def users(team):
             context["error"] = NOT_CONNECTED
         else:
             try:
-                context.update(list_page(team, connection, form, search, _page_number(),
+                context.update(list_page(team, connection, form, search, page_arg("users_page"),
                                          reload=request.args.get("reload") == "1"))
             except MicrosoftError as error:
                 context["error"] = microsoft_problem(connection, error)
