@@ -96,10 +96,11 @@ class Control:
         return {"status": "reset"}
 
     def add_fault(self, data):
-        """Arm a fault: {status, retry_after, delay, count, path, method, page}."""
+        """Arm a fault: {status, retry_after, delay, count, path, method, page, truncate, count_offset}."""
         fault = Fault(status=data.get("status"), retry_after=data.get("retry_after"),
                       delay=float(data.get("delay") or 0), count=data.get("count", 1), path=data.get("path"),
-                      method=data.get("method"), page=data.get("page"))
+                      method=data.get("method"), page=data.get("page"), truncate=bool(data.get("truncate")),
+                      count_offset=int(data.get("count_offset") or 0))
         self.emulator.faults.add(fault)
         return fault.as_dict()
 

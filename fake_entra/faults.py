@@ -12,7 +12,9 @@ FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGate
 
 @dataclass
 class Fault:
-    """One rule: for the next `count` matching calls, wait `delay` and/or answer `status`."""
+    """One rule: for the next `count` matching calls, wait `delay` and/or answer `status`; or answer normally but
+    end the listing there (`truncate`: the page comes without its `@odata.nextLink`) or report an `@odata.count`
+    off by `count_offset`, the faults a client can only catch by checking the count."""
 
     status: int | None = None
     retry_after: float | None = None
@@ -21,6 +23,8 @@ class Fault:
     path: str | None = None
     method: str | None = None
     page: int | None = None
+    truncate: bool = False
+    count_offset: int = 0
     hits: int = 0
 
     def applies(self, method: str, path: str, page: int) -> bool:
@@ -34,7 +38,15 @@ class Fault:
         """JSON view for the control API."""
         return {"status": self.status, "retry_after": self.retry_after, "delay": self.delay,
                 "count": self.count, "path": self.path, "method": self.method, "page": self.page,
-                "hits": self.hits}
+                "truncate": self.truncate, "count_offset": self.count_offset, "hits": self.hits}
+
+    def alter(self, body: dict) -> dict:
+        """A listing page as this fault changes it."""
+        if self.truncate:
+            body.pop("@odata.nextLink", None)
+        if self.count_offset and "@odata.count" in body:
+            body["@odata.count"] += self.count_offset
+        return body
 
 
 def retry_after_header(seconds: float) -> str:

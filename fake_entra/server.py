@@ -108,7 +108,10 @@ class Emulator:
                 return self.fault_response(request, endpoint, fault)
         authority = f"{request.scheme}://{request.host}"
         if endpoint in graph.ROUTES:
-            return self.graph(request, endpoint, values, authority)
+            response = self.graph(request, endpoint, values, authority)
+            if fault is not None and (fault.truncate or fault.count_offset) and response.status_code == 200:
+                response.set_data(json.dumps(fault.alter(json.loads(response.get_data()))))
+            return response
         tenant = values["tenant"]
         if endpoint == "/token":
             return TokenEndpoint(self.directory, self.tokens).handle(authority, tenant, request)

@@ -64,11 +64,13 @@ class Control:
 
     def inject(self, status: int | None = None, *, retry_after: float | None = None, delay: float = 0.0,
                count: int | None = 1, path: str | None = None, method: str | None = None,
-               page: int | None = None) -> dict:
+               page: int | None = None, truncate: bool = False, count_offset: int = 0) -> dict:
         """Arm a fault for the next `count` calls matching path substring, method and page (None: all)."""
         # With only `delay` the call is slow but succeeds; page 1 is the request without $skiptoken.
+        # `truncate` ends a listing at the matching page; `count_offset` moves the reported @odata.count.
         return self.call("POST", "/faults", {"status": status, "retry_after": retry_after, "delay": delay,
-                                             "count": count, "path": path, "method": method, "page": page})
+                                             "count": count, "path": path, "method": method, "page": page,
+                                             "truncate": truncate, "count_offset": count_offset})
 
     def faults(self) -> list[dict]:
         """Armed faults with their hit counts."""

@@ -1,4 +1,4 @@
-from webapp.models import User
+from webapp.models import TeamLeader, User
 
 
 def members_url(team, suffix=""):
@@ -41,6 +41,7 @@ def _first_member(team):
 
 def test_edit_member(signed_in, team):
     member = _first_member(team)
+    User.update(synced_by_team=team).where(User.id == member.id).execute()
     form = signed_in.get(members_url(team, f"{member.id}/edit")).get_data(as_text=True)
     assert 'name="email" value="member3.team' in form
     response = signed_in.post(members_url(team, str(member.id)), data={
@@ -65,6 +66,7 @@ def test_edit_rejects_invalid_email_and_taken_email(signed_in, team, leader):
 
 def test_remove_then_restore(signed_in, team):
     member = _first_member(team)
+    User.update(synced_by_team=team).where(User.id == member.id).execute()
     response = signed_in.post(members_url(team, f"{member.id}/remove"), headers={"HX-Request": "true"})
     assert "was removed" in response.get_data(as_text=True)
     removed = User.get_by_id(member.id)
@@ -93,3 +95,27 @@ def test_restore_is_refused_once_the_user_joined_another_team(signed_in, team, m
     User.update(team=other).where(User.id == member.id).execute()
     assert signed_in.post(members_url(team, f"{member.id}/restore")).status_code == 404
     assert User.get_by_id(member.id).team_id == other.id
+
+
+def test_the_sign_in_email_of_an_account_the_team_does_not_own_is_not_changed(signed_in, team, make_team):
+    hand_added = _first_member(team)
+    other_leader = User.create(email="boss@other.example", name="Boss Elsewhere", team=team, synced_by_team=team)
+    TeamLeader.create(team=make_team("Elsewhere"), user=other_leader)
+    for member in (hand_added, other_leader):
+        response = signed_in.post(members_url(team, str(member.id)), data={
+            "name": "Renamed", "email": "attacker@example.com", "job_title": "", "department": ""})
+        assert response.status_code == 422
+        assert "Only the sign-in email of an account this team&#39;s sync created" in response.get_data(as_text=True)
+        assert User.get_by_id(member.id).email == member.email
+    kept = signed_in.post(members_url(team, str(hand_added.id)), data={
+        "name": "Renamed", "email": hand_added.email, "job_title": "Tutor", "department": ""})
+    assert kept.status_code == 200 and User.get_by_id(hand_added.id).name == "Renamed"
+
+
+def test_removing_a_member_who_leads_another_team_keeps_their_account_active(signed_in, team, make_team):
+    other_leader = User.create(email="boss@other.example", name="Boss Elsewhere", team=team, synced_by_team=team)
+    TeamLeader.create(team=make_team("Elsewhere"), user=other_leader)
+    response = signed_in.post(members_url(team, f"{other_leader.id}/remove"), headers={"HX-Request": "true"})
+    assert "The account stays active" in response.get_data(as_text=True)
+    removed = User.get_by_id(other_leader.id)
+    assert (removed.team_id, removed.active, removed.removed_from_team_id) == (None, True, team.id)

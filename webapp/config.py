@@ -48,6 +48,7 @@ def load(environ=None):
         "ENTERPRISE_APP_SYNC_MINUTES": int(env.get("ENTERPRISE_APP_SYNC_MINUTES", str(24 * 60))),
         "DELETION_GUARD_PERCENT": float(env.get("DELETION_GUARD_PERCENT", "10")),
         "DELETION_GUARD_MINIMUM": int(env.get("DELETION_GUARD_MINIMUM", "25")),
+        "DELETION_GUARD_MAXIMUM": int(env.get("DELETION_GUARD_MAXIMUM", "500")),
         "SYNC_LOCK_SECONDS": int(env.get("SYNC_LOCK_SECONDS", "30")),
         "SYNC_FULL_PASS_HOURS": float(env.get("SYNC_FULL_PASS_HOURS", "24")),
         "MEMBERS_PER_PAGE": int(env.get("MEMBERS_PER_PAGE", "50")),

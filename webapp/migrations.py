@@ -18,11 +18,21 @@ def _member_list_indexes():
     create_search_indexes()
 
 
+def _add_run_column(field):
+    """Add a SyncRun column unless the table was created with it."""
+    table = SyncRun._meta.table_name
+    if field.column_name not in {column.name for column in database.get_columns(table)}:
+        migrate_schema(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
+
+
 def _run_mode():
     """Whether a run read the whole group or only its changes."""
-    table = SyncRun._meta.table_name
-    if "mode" not in {column.name for column in database.get_columns(table)}:
-        migrate_schema(SchemaMigrator.from_database(database).add_column(table, "mode", SyncRun.mode))
+    _add_run_column(SyncRun.mode)
+
+
+def _run_notice():
+    """Why a run stopped for review."""
+    _add_run_column(SyncRun.notice)
 
 
 def _drop_redundant_user_index():
@@ -37,6 +47,7 @@ MIGRATIONS = [
     (3, _run_mode),
     (4, _drop_redundant_user_index),
     (5, one_search_index),
+    (6, _run_notice),
 ]
 
 

@@ -129,6 +129,7 @@ class SyncRun(BaseModel):
     skipped_disabled = IntegerField(default=0)
     graph_requests = IntegerField(default=0)
     error = TextField(null=True)
+    notice = TextField(null=True)  # why a run stopped for review, in the leader's words
 
     class Meta:
         indexes = ((("team", "created_at"), False),)

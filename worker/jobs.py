@@ -15,8 +15,8 @@ from webapp.connections import clear_error, connection_of, graph_client_from_con
 from webapp.crypto import SecretBox, development_key
 from webapp.db import database
 from webapp.engine import sync
-from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, prune_history, reap_stale_runs, start_sync,
-                                team_lock_key)
+from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, failure_message, prune_history,
+                                reap_stale_runs, start_sync, team_lock_key)
 from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MicrosoftError
 from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
@@ -26,9 +26,8 @@ log = logging.getLogger(__name__)
 
 ANOTHER_RUN = "Another sync of this team was already running."
 NOT_CONNECTED = "The team is not connected to Microsoft: connect it on the Azure Entra Sync page."
-UNEXPECTED = "The sync stopped on an unexpected error; nothing more was changed. It will be tried again."
-LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long); nothing more was changed."
-COUNT_FIELDS = ("added", "created", "updated", "removed", "skipped_other_team", "skipped_disabled")
+UNEXPECTED = "The sync stopped on an unexpected error. It will be tried again."
+LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long) and stopped writing."
 
 
 class LockLost(Exception):
@@ -36,25 +35,34 @@ class LockLost(Exception):
 
 
 class TeamLock:
-    """The team's Redis lock, valued with the run id, renewed by a heartbeat thread while the run works."""
+    """The team's Redis lock, valued with the run id, renewed by a heartbeat thread while the run works.
 
-    def __init__(self, connection, team_id, run_id, seconds):
+    The run may write only while the lock surely holds: until a third of its lifetime before the last renewal
+    that Redis confirmed would expire. A stalled Redis thus stops the writes before another worker can take over.
+    """
+
+    def __init__(self, connection, team_id, run_id, seconds, clock=time.monotonic):
         self.lock = connection.lock(team_lock_key(team_id), timeout=seconds, thread_local=False)
         self.run_id = run_id
         self.seconds = seconds
+        self.clock = clock
+        self.holds_until = 0.0
         self.lost = threading.Event()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True, name=f"lock-team-{team_id}")
 
     def acquire(self):
         """Take the lock without waiting; start renewing it."""
+        asked = self.clock()
         if not self.lock.acquire(blocking=False, token=str(self.run_id)):
             return False
+        self.holds_until = asked + self.seconds * 2 / 3
         self.thread.start()
         return True
 
     def _beat(self):
         while not self.stopped.wait(self.seconds / 3):
+            asked = self.clock()
             try:
                 self.lock.reacquire()
             except LockError:
@@ -62,9 +70,13 @@ class TeamLock:
                 return
             except RedisError:
                 log.warning("Could not renew the team lock of run %s; retrying", self.run_id)
+                continue
+            self.holds_until = asked + self.seconds * 2 / 3
 
     def check(self):
-        if self.lost.is_set():
+        """Raise LockLost unless the lock surely still holds."""
+        if self.lost.is_set() or self.clock() > self.holds_until:
+            self.lost.set()
             raise LockLost()
 
     def release(self):
@@ -130,8 +142,10 @@ def _begin(team_id, run_id):
     """Mark the run running and fail the team's other active runs: holding the lock proves their worker stopped."""
     started = SyncRun.update(status="running", started_at=utcnow(), progress="Starting").where(
         (SyncRun.id == run_id) & (SyncRun.status == "queued")).execute()
-    SyncRun.update(status="failed", error=WORKER_STOPPED, finished_at=utcnow()).where(
-        (SyncRun.team == team_id) & (SyncRun.id != run_id) & (SyncRun.status == "running")).execute()
+    stopped = SyncRun.select(SyncRun.id).where(
+        (SyncRun.team == team_id) & (SyncRun.id != run_id) & (SyncRun.status == "running"))
+    for (stopped_id,) in stopped.tuples():
+        fail_run(stopped_id, WORKER_STOPPED)
     return started
 
 
@@ -154,16 +168,16 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         return "not queued"
     entra = connection_of(team_id)
     graph = None
-    status, error, counts, mode = "failed", None, {}, None
+    status, error, mode = "failed", None, None
     try:
         if entra is None:
             raise sync.SyncNotReady(NOT_CONNECTED)
         graph = graph_client_from_config(entra, secret_box, config, redis=connection)
-        guard = (config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"])
+        guard = (config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"], config["DELETION_GUARD_MAXIMUM"])
         progress = Progress(run_id, lock, get_current_job())
         tracker = GroupTracker(connection, team_id, config["SYNC_FULL_PASS_HOURS"] * 3600)
-        plan, counts, mode = sync.sync_team(team_id, run_id, entra, graph, guard, progress, reviewed_run_id,
-                                            redis=connection, tracker=tracker)
+        plan, _, mode = sync.sync_team(team_id, run_id, entra, graph, guard, progress, reviewed_run_id,
+                                            redis=connection, tracker=tracker, fence=lock.check)
         progress.flush()
         status = "needs_review" if plan.needs_review else "succeeded"
         if entra.error:
@@ -180,9 +194,9 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         error = UNEXPECTED
         log.exception("Sync run %s of team %s failed", run_id, team_id)
     finally:
-        values = {name: counts.get(name, 0) for name in COUNT_FIELDS}
-        if graph is not None:
-            values["graph_requests"] = graph.request_count
+        values = {"graph_requests": graph.request_count} if graph is not None else {}
+        if status == "failed":
+            error = failure_message(run_id, error)
         SyncRun.update(status=status, error=error, finished_at=utcnow(), progress="", mode=mode, **values).where(
             SyncRun.id == run_id).execute()
         if status == "failed":

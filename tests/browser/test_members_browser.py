@@ -12,6 +12,7 @@ def sign_in(page, live_server, email):
 
 
 def test_leader_signs_in_searches_and_edits_a_member(page, live_server, team, leader, screenshot, database_url):
+    User.update(synced_by_team=team).where(User.name == "Member 00004").execute()  # the team's sync made it
     sign_in(page, live_server, leader.email)
     page.get_by_text("Team Leader", exact=True).click()
     page.get_by_role("link", name="Manage Team").click()

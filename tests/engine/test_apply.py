@@ -34,9 +34,8 @@ def test_apply_creates_adds_updates_and_removes_then_changes_nothing(app, make_t
     team, other = make_team("Mine"), make_team("Theirs")
     leader = User.create(email="lead@contoso.com", name="Lead", team=team)
     TeamLeader.create(team=team, user=leader)
-    leaving = User.create(email="leaving@contoso.com", name="Leaving", team=team)
-    former = User.create(email="person2@contoso.com", name="Old Name", team=None, active=False,
-                         removed_from_team=other, removed_at=None)
+    leaving = User.create(email="leaving@contoso.com", name="Leaving", team=team, synced_by_team=team)
+    former = User.create(email="person2@contoso.com", name="Old Name", team=None, removed_from_team=other)
     User.create(email="person3@contoso.com", name="Taken", team=other)
     group = [entra(1), entra(2), entra(3)]
 
@@ -91,3 +90,51 @@ def test_thousands_of_users_take_a_few_dozen_statements(app, make_team, database
     assert User.select().where(User.team == team.id).count() == 3000
     assert len([sql for sql in statements if sql.startswith("SELECT")]) < 30
     assert len([sql for sql in statements if sql.startswith("UPDATE")]) < 30
+
+
+def test_a_removed_member_keeps_an_account_this_team_does_not_own(app, make_team):
+    team, other = make_team("Mine"), make_team("Theirs")
+    synced = User.create(email="synced@contoso.com", name="Synced", team=team, synced_by_team=team)
+    hand_added = User.create(email="hand@contoso.com", name="Hand Added", team=team)
+    other_leader = User.create(email="boss@contoso.com", name="Leads Theirs", team=team, synced_by_team=team)
+    TeamLeader.create(team=other, user=other_leader)
+
+    plan, run = sync(team, [entra(1)])
+
+    assert sorted(plan.removals) == sorted([synced.id, hand_added.id, other_leader.id])
+    states = {user.email: (user.team_id, user.active, user.removed_from_team_id)
+              for user in User.select().where(User.id.in_([synced.id, hand_added.id, other_leader.id]))}
+    assert states == {"synced@contoso.com": (None, False, team.id), "hand@contoso.com": (None, True, team.id),
+                      "boss@contoso.com": (None, True, team.id)}
+    assert SyncRun.get_by_id(run.id).removed == 3
+
+
+def test_every_committed_change_is_in_the_runs_outcomes_and_counts(app, make_team):
+    team = make_team("Mine", members=3)
+    User.update(synced_by_team=team).execute()
+    plan, run = sync(team, [entra(n) for n in range(7000)])
+    run = SyncRun.get_by_id(run.id)
+    outcomes = SyncOutcome.select().where(SyncOutcome.run == run.id)
+    by_action = {action: outcomes.where(SyncOutcome.action == action).count() for action in ("created", "removed")}
+    assert by_action == {"created": 7000, "removed": 3}
+    assert (run.added, run.created, run.removed) == (7000, 7000, 3)
+
+
+def test_a_run_that_may_no_longer_write_stops_before_its_next_transaction(app, make_team):
+    team = make_team("Mine")
+    run = SyncRun.create(team=team, trigger="manual")
+    group = [entra(n) for n in range(12_000)]
+    plan = reconcile(group, [], [], set(), SyncRules(team_id=team.id, tenant_id=TENANT))
+    allowed = iter([True, True])
+
+    def fence():
+        if not next(allowed, False):
+            raise RuntimeError("lock lost")
+
+    with pytest.raises(RuntimeError):
+        apply_plan(plan, team.id, run.id, fence=fence)
+    written = User.select().where(User.team == team.id).count()
+    assert written == 10_000, "two transactions of 5,000 went through, the third never started"
+    run = SyncRun.get_by_id(run.id)
+    assert run.created == written
+    assert SyncOutcome.select().where((SyncOutcome.run == run.id) & (SyncOutcome.action == "created")).count() == written

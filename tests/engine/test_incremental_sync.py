@@ -17,7 +17,7 @@ from webapp.models import SyncRun, SyncSettings, Team, User
 
 DOMAIN = demo.TENANT_DOMAIN
 TRAINING, NEW_STARTERS = demo.group_id("Training"), demo.group_id("New Starters")
-GUARD = (10.0, 25)
+GUARD = (10.0, 25, 500)
 
 
 def email(name):
@@ -172,7 +172,7 @@ def test_a_full_pass_replaces_delta_when_it_cannot_be_trusted(syncer, team, fake
 
 
 def test_removals_past_the_deletion_guard_wait_for_a_review_from_a_full_pass(syncer, team, fake_entra):
-    strict = (1.0, 1)  # at most one removal without a review
+    strict = (1.0, 1, 500)  # at most one removal without a review
     syncer.sync(guard=strict)
     fake_entra.control.remove_member(demo.TENANT_ID, TRAINING, demo.user_id("Quentin Blake"))
     assert syncer.sync(guard=strict)[:1] == ("incremental",), "one removal passes the guard"

@@ -1,6 +1,7 @@
 """The reconcile plan, rule by rule (product.md "Sync rules")."""
-from webapp.engine.reconcile import (DISABLED, EMAIL_TAKEN, IN_OTHER_TEAM, IN_THIS_TEAM, NO_EMAIL,
-                                     REASON_DISABLED, REASON_LEADER, REASON_NOT_IN_GROUP, REASON_OTHER_TEAM,
+from webapp.engine.reconcile import (DISABLED, EMAIL_OWNED, EMAIL_TAKEN, EMAIL_TOO_LONG, IN_OTHER_TEAM,
+                                     IN_THIS_TEAM, NO_EMAIL, REASON_BAD_ID, REASON_DISABLED, REASON_EMAIL_OWNED,
+                                     REASON_EMAIL_TOO_LONG, REASON_LEADER, REASON_NOT_IN_GROUP, REASON_OTHER_TEAM,
                                      WILL_BE_ADDED, PlatformUser, SyncRules, TeamSide, fingerprint,
                                      guard_threshold, reconcile, user_status)
 from webapp.microsoft import to_entra_user
@@ -45,7 +46,7 @@ def test_new_users_are_created_with_their_entra_id_and_lower_case_email():
 
 
 def test_unattached_user_is_added_and_linked():
-    plan = reconcile([entra(1)], [], [platform(1, team=None, active=False)], set(), rules())
+    plan = reconcile([entra(1)], [], [platform(1, team=None)], set(), rules())
     assert [(join.user_id, join.values) for join in plan.adds] == [
         (1, {"entra_tenant_id": TENANT, "entra_object_id": "oid-1"})]
     assert plan.counts() == {"added": 1, "created": 0, "updated": 0, "removed": 0,
@@ -75,11 +76,45 @@ def test_guest_without_mail_is_not_matched_or_created_by_its_ext_name():
     assert by_action(plan)["skipped"][0].reason == "no email address in Entra"
 
 
-def test_guest_with_mail_is_matched_by_mail():
+def test_a_guests_mail_proves_nothing_so_no_account_is_adopted_by_it():
     guest = entra(1, mail="jane@fabrikam.com", userPrincipalName="jane_fabrikam.com#EXT#@contoso.onmicrosoft.com",
                   userType="Guest")
     plan = reconcile([guest], [], [platform(2, email="jane@fabrikam.com", team=None)], set(), rules())
-    assert [join.user_id for join in plan.adds] == [2]
+    assert not plan.adds and not plan.creates
+    assert [(o.action, o.reason) for o in plan.outcomes] == [("skipped", REASON_EMAIL_OWNED)]
+
+
+def test_a_guest_with_a_new_address_gets_a_new_account():
+    guest = entra(1, mail="jane@fabrikam.com", userPrincipalName="jane_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+                  userType="Guest")
+    plan = reconcile([guest], [], [], set(), rules())
+    assert [join.values["email"] for join in plan.creates] == ["jane@fabrikam.com"]
+
+
+def test_a_mail_outside_the_tenants_domain_never_adopts_an_account():
+    forged = entra(1, mail="ceo@victim.example", userPrincipalName="intruder@fabrikam.onmicrosoft.com")
+    victim = platform(2, email="ceo@victim.example", team=None)
+    plan = reconcile([forged], [], [victim], set(), rules())
+    assert not plan.adds and not plan.creates and not plan.updates
+    assert [(o.action, o.reason, o.email) for o in plan.outcomes] == [
+        ("skipped", REASON_EMAIL_OWNED, "ceo@victim.example")]
+    assert user_status(forged, TeamSide([victim], TENANT), TEAM) == EMAIL_OWNED
+
+
+def test_an_account_that_is_deactivated_or_leads_a_team_is_never_adopted():
+    deactivated = platform(1, team=None, active=False)
+    leader = platform(2, team=None, leads_team=True)
+    plan = reconcile([entra(1), entra(2)], [], [deactivated, leader], set(), rules())
+    assert not plan.adds and not plan.creates
+    assert {(o.action, o.reason) for o in plan.outcomes} == {("skipped", REASON_EMAIL_OWNED)}
+
+
+def test_a_member_matched_by_an_unproven_email_is_neither_linked_nor_removed():
+    member = platform(1)
+    plan = reconcile([entra(1, mail="person1@contoso.com", userPrincipalName="x@fabrikam.com"), entra(2)],
+                     [member], [], set(), rules(allow_deletion=True))
+    assert plan.removals == [] and plan.updates == []
+    assert user_status(entra(1, userPrincipalName="x@fabrikam.com"), TeamSide([member], TENANT), TEAM) == IN_THIS_TEAM
 
 
 def test_user_principal_name_is_the_email_when_mail_is_empty():
@@ -146,7 +181,7 @@ def test_members_not_in_group_or_disabled_are_removed_with_allow_deletion():
 
 
 def test_a_team_leader_is_never_removed():
-    plan = reconcile([], [platform(1), platform(2)], [], {1}, rules(allow_deletion=True))
+    plan = reconcile([entra(3)], [platform(1), platform(2)], [], {1}, rules(allow_deletion=True))
     assert plan.removals == [2]
     assert [(o.user_id, o.reason) for o in by_action(plan)["skipped"]] == [(1, REASON_LEADER)]
 
@@ -230,7 +265,46 @@ def test_status_for_the_sync_users_list():
                        TEAM) == NO_EMAIL
 
 
-def test_object_id_of_another_tenant_does_not_block_email_matching():
+def test_an_account_linked_to_another_tenant_is_not_taken_over_by_email():
     moved = platform(1, team=None, oid="oid-old", entra_tenant_id="22222222-2222-2222-2222-222222222222")
     plan = reconcile([entra(1)], [], [moved], set(), rules())
-    assert [(join.user_id, join.values["entra_object_id"]) for join in plan.adds] == [(1, "oid-1")]
+    assert not plan.adds and not plan.creates
+    assert [(o.action, o.reason) for o in plan.outcomes] == [("skipped", REASON_EMAIL_OWNED)]
+
+
+def test_an_email_change_in_entra_keeps_the_account_found_by_object_id():
+    member = platform(1, oid="oid-1", synced=TEAM)
+    plan = reconcile([entra(1, mail="new.name@contoso.com", userPrincipalName="new.name@contoso.com")], [member],
+                     [], set(), rules(allow_deletion=True))
+    assert not plan.creates and not plan.removals
+    assert [change.values for change in plan.updates] == [{"email": "new.name@contoso.com"}]
+
+
+def test_an_empty_read_always_stops_for_review_even_for_a_small_team():
+    members = [platform(n, oid=f"oid-{n}", synced=TEAM) for n in range(1, 25)]
+    plan = reconcile([], members, [], set(), rules(allow_deletion=True))
+    assert plan.needs_review and plan.removals == [] and len(plan.held_removals) == 24
+    assert "Microsoft listed no users in the Sync Group, so this sync removed nobody (24 members" in plan.review_reason
+
+
+def test_the_guard_caps_removals_by_an_absolute_number():
+    rule = rules(allow_deletion=True, guard_maximum=500)
+    assert guard_threshold(10_000, rule) == 500
+    members = _team(10_000)
+    plan = reconcile([entra(n) for n in range(601, 10_001)], members, [], set(), rule)
+    assert plan.needs_review and plan.removals == [] and len(plan.held_removals) == 600
+    assert "would remove 600 members, more than the deletion guard allows in one run (500)" in plan.review_reason
+
+
+def test_values_past_the_platforms_limits_skip_the_user_or_are_cut():
+    long_email = "a" * 320 + "@contoso.com"
+    plan = reconcile([entra(1, mail=long_email, userPrincipalName=long_email), entra(2, displayName="N" * 300),
+                      entra(3, id="x" * 40)], [], [], set(), rules())
+    assert [join.values["name"] for join in plan.creates] == ["N" * 200]
+    assert sorted((o.action, o.reason) for o in plan.outcomes if o.action == "skipped") == [
+        ("skipped", REASON_BAD_ID), ("skipped", REASON_EMAIL_TOO_LONG)]
+    assert user_status(entra(1, mail=long_email, userPrincipalName=long_email), TeamSide([], TENANT), TEAM) == (
+        EMAIL_TOO_LONG)
+    member = platform(4, oid="oid-4", synced=TEAM)
+    change = reconcile([entra(4, mail=long_email, userPrincipalName=long_email)], [member], [], set(), rules())
+    assert change.updates == [] and [o.reason for o in change.outcomes] == [REASON_EMAIL_TOO_LONG]

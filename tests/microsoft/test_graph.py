@@ -7,7 +7,7 @@ import pytest
 import responses
 
 from webapp.microsoft import (AppOnlyTokenProvider, DeltaExpired, GraphClient, GroupNotFound, PermissionDenied,
-                              RetryPolicy, TokenRejected, UnexpectedResponse, to_entra_user)
+                              RetryPolicy, ServiceUnavailable, TokenRejected, UnexpectedResponse, to_entra_user)
 
 from .conftest import AUTHORITY, CLIENT_ID, CLIENT_SECRET, GRAPH, TENANT
 
@@ -86,7 +86,7 @@ def test_a_failing_page_in_the_middle_raises_instead_of_returning_part_of_the_gr
     responses.get(MEMBERS_URL, json=page([ADELE], f"{MEMBERS_URL}?$skiptoken=abc"))
     responses.get(MEMBERS_URL, status=500, json=graph_error("UnknownError", ""))
 
-    with pytest.raises(UnexpectedResponse) as caught:
+    with pytest.raises(ServiceUnavailable) as caught:
         graph.fetch_group_users(GROUP_ID)
     assert (caught.value.status, caught.value.code) == (500, "UnknownError")
 

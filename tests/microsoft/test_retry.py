@@ -123,3 +123,44 @@ def test_retry_logs_name_the_endpoint_but_never_the_query_or_the_form(transport,
     logged = caplog.text
     assert "login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token" in logged
     assert "s3cr3t-value" not in logged and "state-in-query" not in logged and "eyJ" not in logged
+
+
+@pytest.mark.parametrize("status", [500, 502])
+@responses.activate
+def test_a_transient_server_error_is_retried_like_throttling(transport, clock, status):
+    responses.get(URL, status=status, json={"error": {"code": "InternalServerError", "message": "x"}})
+    responses.get(URL, json={"value": []})
+
+    assert transport.request("GET", URL).status_code == 200
+    assert transport.request_count == 2 and len(clock.waits) == 1 and clock.waits[0] > 0
+
+
+def hangs_then_times_out(clock, seconds):
+    """A callback for `responses`: the request takes `seconds` of the virtual clock, then times out."""
+    def callback(request):
+        clock.now += seconds
+        raise requests.ReadTimeout("read timed out")
+    return callback
+
+
+@responses.activate
+def test_a_sixty_second_hang_is_retried_within_the_request(transport, clock):
+    responses.add_callback(responses.GET, URL, callback=hangs_then_times_out(clock, 60.0))
+    responses.get(URL, json={"value": []})
+
+    assert transport.request("GET", URL).status_code == 200
+    assert transport.request_count == 2 and transport.lost > 60
+
+
+@responses.activate
+def test_a_run_gives_up_once_failures_have_cost_its_whole_budget(clock):
+    responses.add_callback(responses.GET, URL, callback=hangs_then_times_out(clock, 60.0))
+    transport = Transport(retry=RetryPolicy(max_attempts=100, run_budget=300), sleep=clock.sleep, clock=clock)
+
+    with pytest.raises(NetworkError):
+        transport.request("GET", URL)
+    assert transport.request_count == 5, "five hangs of 60 s use up the 300 s budget"
+    started = clock.now
+    with pytest.raises(NetworkError):
+        transport.request("GET", URL)
+    assert transport.request_count == 6 and clock.now - started == 60, "the next request is not retried at all"

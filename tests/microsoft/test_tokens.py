@@ -143,13 +143,13 @@ def test_the_code_is_read_from_the_description_when_error_codes_is_missing():
 
 @responses.activate
 def test_an_html_error_page_is_an_unexpected_response_without_the_body():
-    responses.post(TOKEN_URL, status=500, body="<html><title>IIS Detailed Error - 500.0</title></html>",
+    responses.post(TOKEN_URL, status=400, body="<html><title>IIS Detailed Error - 400.0</title></html>",
                    content_type="text/html")
 
     with pytest.raises(UnexpectedResponse) as caught:
         app_only().access_token()
 
-    assert caught.value.status == 500 and "IIS" not in caught.value.message
+    assert caught.value.status == 400 and "IIS" not in caught.value.message
 
 
 @responses.activate

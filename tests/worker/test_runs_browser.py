@@ -24,7 +24,7 @@ def test_the_panel_follows_a_sync_live_and_confirms_removals(app, page, live_ser
     try:
         expect(panel).to_contain_text("Sync running", timeout=15_000)
         expect(panel).to_contain_text("Needs review", timeout=20_000)
-        expect(panel).to_contain_text("this sync would remove 30 members")
+        expect(panel).to_contain_text("This sync would remove 30 members")
         if database_url.startswith("sqlite"):
             screenshot("sync-runs-needs-review")
         page.once("dialog", lambda dialog: dialog.accept())

@@ -87,9 +87,10 @@ def test_csv_download_has_every_outcome_and_defuses_formulas(app, signed_in, tea
 
 
 def _over_the_guard(app, team, leader_count=1):
-    """Thirty members who are not in the Sync Group, with Allow Deletion on."""
+    """Thirty members an earlier sync brought who are no longer in the Sync Group, with Allow Deletion on."""
     connect(app, team, allow_deletion=True)
-    User.insert_many([{"email": f"former{n}@example.com", "name": f"Former {n:02d}", "team": team.id}
+    User.insert_many([{"email": f"former{n}@example.com", "name": f"Former {n:02d}", "team": team.id,
+                       "synced_by_team": team.id}
                       for n in range(30)]).execute()
 
 

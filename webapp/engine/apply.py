@@ -1,10 +1,15 @@
-"""Applying a plan: bulk writes in short transactions, safe to repeat, with the run's per-user outcomes."""
+"""Applying a plan: bulk writes in short transactions, safe to repeat.
+
+Each transaction that changes users also writes those users' outcomes and adds them to the run's counts, so the
+run's history holds every change that was committed, even when the worker dies between two transactions. Before
+each transaction `fence` is called: it raises when the run may no longer write (its team lock is gone).
+"""
 
 from peewee import Case
 
 from webapp.db import database, is_postgres
 from webapp.engine.team_side import chunks
-from webapp.models import SyncOutcome, TeamLeader, User, utcnow
+from webapp.models import SyncOutcome, SyncRun, TeamLeader, User, utcnow
 
 CHUNK = 400
 INSERT_CHUNK = 5000  # rows per transaction: fewer commits rewrite far fewer index pages (SQLite WAL)
@@ -30,24 +35,25 @@ def _statement(sql, fields):
     return f"{sql[:start]} SELECT * FROM unnest({arrays}){sql[end:]}"
 
 
-def bulk_insert(model, fields, rows, ignore_conflicts=False, inserted=lambda count: None):
-    """Insert tuples ordered like `fields` with SQL rendered once (every defaulted field listed, so none is added)."""
-    query = model.insert_many(rows[:1], fields=list(fields))
+def insert_statement(model, fields, ignore_conflicts=False):
+    """The insert of tuples ordered like `fields`, rendered once (every defaulted field listed, so none is added)."""
+    query = model.insert_many([tuple(None for _ in fields)], fields=list(fields))
     if ignore_conflicts:
         query = query.on_conflict_ignore()
     sql, params = query.sql()
     if len(params) != len(fields):
-        raise ValueError(f"bulk_insert into {model.__name__} needs every defaulted field listed")
-    statement = _statement(sql, fields)
-    done = 0
-    for batch in chunks(rows, INSERT_CHUNK):
-        with database.atomic():
-            if is_postgres():
-                database.cursor().execute(statement, [list(column) for column in zip(*batch)])
-            else:
-                database.cursor().executemany(statement, batch)
-        done += len(batch)
-        inserted(done)
+        raise ValueError(f"an insert into {model.__name__} needs every defaulted field listed")
+    return _statement(sql, fields)
+
+
+def insert_rows(statement, rows):
+    """Run an insert_statement over rows in the current transaction; returns how many rows were inserted."""
+    cursor = database.cursor()
+    if is_postgres():
+        cursor.execute(statement, [list(column) for column in zip(*rows)])
+    else:
+        cursor.executemany(statement, rows)
+    return cursor.rowcount
 
 
 def _case_updates(changes):
@@ -61,62 +67,138 @@ def _case_updates(changes):
     return updates
 
 
-def _create(plan, team_id, progress):
-    if not plan.creates:
-        return
-    now = utcnow()
-    rows = [(join.values["email"], join.values["name"], join.values["job_title"], join.values["department"],
-             join.values["entra_tenant_id"], join.values["entra_object_id"], team_id, team_id, True, now)
-            for join in plan.creates]
-    bulk_insert(User, USER_FIELDS, rows, ignore_conflicts=True,
-                inserted=lambda done: progress(f"Created {done:,} of {len(rows):,} new users"))
+def _outcome_row(run_id, outcome):
+    return (run_id, (outcome.entra_id or "")[:36] or None, outcome.user_id, outcome.email[:320], outcome.name[:200],
+            outcome.action, outcome.reason[:255])
 
 
-def _add(plan, team_id, progress):
-    for batch in chunks(plan.adds, CHUNK):
-        updates = _case_updates(batch)
-        updates.update({User.team: team_id, User.active: True, User.removed_at: None,
-                        User.removed_from_team: None, User.synced_by_team: team_id})
-        with database.atomic():
-            User.update(updates).where(User.id.in_([join.user_id for join in batch])
-                                       & User.team.is_null()).execute()
-        progress(f"Added {len(batch):,} users")
+class _Writer:
+    """Writes one plan; every transaction records its own outcomes and counts."""
+
+    def __init__(self, plan, team_id, run_id, progress, fence):
+        self.plan, self.team_id, self.run_id, self.progress, self.fence = plan, team_id, run_id, progress, fence
+        self.outcomes = insert_statement(SyncOutcome, OUTCOME_FIELDS)
+        self.counts = dict.fromkeys(("added", "created", "updated", "removed"), 0)
+        self.by_action = {}
+        for outcome in plan.outcomes:
+            key = outcome.user_id if outcome.action in ("updated", "removed") else outcome.entra_id
+            self.by_action.setdefault(outcome.action, {})[key] = outcome
+
+    def commit(self, outcomes, **counts):
+        """Inside a transaction: the outcomes of what it changed and the run's counts moved on."""
+        if outcomes:
+            insert_rows(self.outcomes, [_outcome_row(self.run_id, outcome) for outcome in outcomes])
+        if counts:
+            SyncRun.update({getattr(SyncRun, name): getattr(SyncRun, name) + value
+                            for name, value in counts.items()}).where(SyncRun.id == self.run_id).execute()
+            for name, value in counts.items():
+                self.counts[name] += value
+
+    def notes(self):
+        """Outcomes that change nothing (skips, removals held for review) and the skip counts."""
+        notes = [outcome for outcome in self.plan.outcomes if outcome.action in ("skipped", "would_remove")]
+        for batch in chunks(notes, INSERT_CHUNK):
+            self.fence()
+            with database.atomic():
+                self.commit(batch)
+        SyncRun.update(skipped_other_team=self.plan.skipped_other_team,
+                       skipped_disabled=self.plan.skipped_disabled).where(SyncRun.id == self.run_id).execute()
+
+    def create(self):
+        if not self.plan.creates:
+            return
+        now = utcnow()
+        statement = insert_statement(User, USER_FIELDS, ignore_conflicts=True)
+        created = self.by_action.get("created", {})
+        done = 0
+        for batch in chunks(self.plan.creates, INSERT_CHUNK):
+            rows = [(join.values["email"], join.values["name"], join.values["job_title"], join.values["department"],
+                     join.values["entra_tenant_id"], join.values["entra_object_id"], self.team_id, self.team_id,
+                     True, now) for join in batch]
+            self.fence()
+            with database.atomic():
+                entra_ids = [join.entra_id for join in batch]
+                if insert_rows(statement, rows) != len(rows):
+                    entra_ids = self._inserted(batch, now)
+                self.commit([created[entra_id] for entra_id in entra_ids if entra_id in created],
+                            added=len(entra_ids), created=len(entra_ids))
+            done += len(batch)
+            self.progress(f"Created {done:,} of {len(self.plan.creates):,} new users")
+
+    def _inserted(self, batch, now):
+        """The Entra ids of a batch of new users that were inserted (another account may have taken an email)."""
+        tenant_ids = {join.values["entra_tenant_id"] for join in batch}
+        query = User.select(User.entra_object_id).where(
+            User.entra_tenant_id.in_(list(tenant_ids)) & User.entra_object_id.in_([join.entra_id for join in batch])
+            & (User.created_at == now) & (User.synced_by_team == self.team_id))
+        return [row[0] for row in query.tuples()]
+
+    def _applied(self, user_ids, rowcount):
+        """The users of a batch that a guarded UPDATE changed: all of them, unless the rowcount says otherwise."""
+        if rowcount == len(user_ids):
+            return user_ids
+        query = User.select(User.id).where(User.id.in_(user_ids) & (User.team == self.team_id))
+        return [row[0] for row in query.tuples()]
+
+    def add(self):
+        added = self.by_action.get("added", {})
+        for batch in chunks(self.plan.adds, CHUNK):
+            updates = _case_updates(batch)
+            updates.update({User.team: self.team_id, User.active: True, User.removed_at: None,
+                            User.removed_from_team: None, User.synced_by_team: self.team_id})
+            user_ids = [join.user_id for join in batch]
+            self.fence()
+            with database.atomic():
+                rowcount = User.update(updates).where(User.id.in_(user_ids) & User.team.is_null()).execute()
+                applied = set(self._applied(user_ids, rowcount))
+                self.commit([added[join.entra_id] for join in batch
+                             if join.user_id in applied and join.entra_id in added], added=len(applied))
+            self.progress(f"Added {len(batch):,} users")
+
+    def update(self):
+        updated = self.by_action.get("updated", {})
+        for batch in chunks(self.plan.updates, CHUNK):
+            user_ids = [change.user_id for change in batch]
+            self.fence()
+            with database.atomic():
+                rowcount = User.update(_case_updates(batch)).where(
+                    User.id.in_(user_ids) & (User.team == self.team_id)).execute()
+                applied = set(self._applied(user_ids, rowcount))
+                outcomes = [updated[user_id] for user_id in user_ids if user_id in applied and user_id in updated]
+                self.commit(outcomes, updated=len(outcomes))
+            self.progress(f"Updated {len(batch)} users")
+
+    def remove(self):
+        """Members leave the team; only accounts this team synced, leading no team, are also deactivated."""
+        removed = self.by_action.get("removed", {})
+        leaders = TeamLeader.select(TeamLeader.user)
+        own_leaders = leaders.where(TeamLeader.team == self.team_id)
+        for batch in chunks(self.plan.removals, CHUNK):
+            self.fence()
+            with database.atomic():
+                now = utcnow()
+                leaving = User.id.in_(batch) & (User.team == self.team_id) & User.id.not_in(own_leaders)
+                ids = [row[0] for row in User.select(User.id).where(leaving).tuples()]
+                deactivate = User.id.in_(ids) & (User.synced_by_team == self.team_id) & User.id.not_in(leaders)
+                User.update(team=None, active=False, removed_at=now, removed_from_team=self.team_id).where(
+                    deactivate).execute()
+                User.update(team=None, removed_at=now, removed_from_team=self.team_id).where(
+                    User.id.in_(ids) & (User.team == self.team_id)).execute()
+                self.commit([removed[user_id] for user_id in ids if user_id in removed], removed=len(ids))
+            self.progress(f"Removed {len(batch)} users")
 
 
-def _update(plan, team_id, progress):
-    for batch in chunks(plan.updates, CHUNK):
-        with database.atomic():
-            User.update(_case_updates(batch)).where(
-                User.id.in_([change.user_id for change in batch]) & (User.team == team_id)).execute()
-        progress(f"Updated {len(batch)} users")
-
-
-def _remove(plan, team_id, progress):
-    leaders = TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team_id)
-    for batch in chunks(plan.removals, CHUNK):
-        with database.atomic():
-            User.update(team=None, active=False, removed_at=utcnow(), removed_from_team=team_id).where(
-                User.id.in_(batch) & (User.team == team_id) & User.id.not_in(leaders)).execute()
-        progress(f"Removed {len(batch)} users")
-
-
-def record_outcomes(plan, run_id):
-    """Store the plan's per-user outcomes for the run (new users are known by Entra id and email)."""
-    rows = [(run_id, outcome.entra_id, outcome.user_id, outcome.email[:320],
-             outcome.name[:200], outcome.action, outcome.reason[:255]) for outcome in plan.outcomes]
-    if rows:
-        bulk_insert(SyncOutcome, OUTCOME_FIELDS, rows)
-
-
-def apply_plan(plan, team_id, run_id, progress=lambda message: None):
-    """Write the plan: creates, adds, updates, removals, then outcomes; returns the run's counts."""
-    _create(plan, team_id, progress)
-    _add(plan, team_id, progress)
-    _update(plan, team_id, progress)
-    _remove(plan, team_id, progress)
-    record_outcomes(plan, run_id)
-    _refresh_statistics(len(plan.creates))
-    return plan.counts()
+def apply_plan(plan, team_id, run_id, progress=lambda message: None, fence=lambda: None):
+    """Write the plan: notes, creates, adds, updates, removals; returns the counts of what was committed."""
+    writer = _Writer(plan, team_id, run_id, progress, fence)
+    writer.notes()
+    writer.create()
+    writer.add()
+    writer.update()
+    writer.remove()
+    _refresh_statistics(writer.counts["created"])
+    return {**writer.counts, "skipped_other_team": plan.skipped_other_team,
+            "skipped_disabled": plan.skipped_disabled}
 
 
 def _refresh_statistics(created):

@@ -11,7 +11,13 @@ IN_OTHER_TEAM = "in_other_team"
 DISABLED = "disabled"
 NO_EMAIL = "no_email"
 EMAIL_TAKEN = "email_taken"
+EMAIL_OWNED = "email_owned"
+EMAIL_TOO_LONG = "email_too_long"
 NOT_IN_GROUP = "not_in_group"
+
+MAX_EMAIL = 320  # the users table's limits
+MAX_TEXT = 200
+MAX_OBJECT_ID = 36
 
 STATUS_LABELS = {
     WILL_BE_ADDED: "will be added",
@@ -20,6 +26,8 @@ STATUS_LABELS = {
     DISABLED: "disabled in Entra",
     NO_EMAIL: "no email address in Entra",
     EMAIL_TAKEN: "email used by another Entra account",
+    EMAIL_OWNED: "email belongs to an existing account",
+    EMAIL_TOO_LONG: "email address too long",
     NOT_IN_GROUP: "not in group",
 }
 SELECTABLE = frozenset({WILL_BE_ADDED})
@@ -29,6 +37,9 @@ REASON_DISABLED = "disabled in Entra"
 REASON_NOT_IN_GROUP = "not in the group"
 REASON_NO_EMAIL = "no email address in Entra"
 REASON_EMAIL_TAKEN = "email used by another Entra account"
+REASON_EMAIL_OWNED = "email belongs to an existing account"
+REASON_EMAIL_TOO_LONG = f"email address in Entra is longer than {MAX_EMAIL} characters"
+REASON_BAD_ID = "Entra object id not recognised"
 REASON_LEADER = "team leader: never removed"
 REASON_EMAIL_CHANGE_TAKEN = "new email already used by another user; email kept"
 
@@ -47,6 +58,7 @@ class PlatformUser:
     entra_tenant_id: str | None
     entra_object_id: str | None
     synced_by_team_id: int | None
+    leads_team: bool = False  # leads any team of the platform
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class SyncRules:
     allow_deletion: bool = False
     guard_percent: float = 10.0
     guard_minimum: int = 25
+    guard_maximum: int = 500  # removals one run may make, whatever the team's size
     confirmed_removals: frozenset | None = None  # user ids a leader confirmed after a review
 
 
@@ -113,6 +126,7 @@ class Plan:
     held_removals: list = field(default_factory=list)  # user ids kept back by the deletion guard
     outcomes: list = field(default_factory=list)
     needs_review: bool = False
+    review_reason: str = ""  # why the run stopped for review, in the leader's words
     skipped_other_team: int = 0
     skipped_disabled: int = 0
 
@@ -141,32 +155,44 @@ class TeamSide:
             self.by_email[user.email.lower()] = user
 
     def match(self, entra_user):
-        """(user, conflict): by stored object id, else by email unless that user is linked to another Entra user."""
+        """(user, conflict): the account linked to (tenant, object id), the durable identity; else the account
+        holding the email when it may be adopted. A conflict (EMAIL_TAKEN, EMAIL_OWNED) says why an account with
+        that email is not this Entra user's; with EMAIL_OWNED the account is returned too."""
         user = self.by_object_id.get(entra_user.object_id)
         if user is not None:
-            return user, False
+            return user, None
         if not entra_user.email:
-            return None, False
+            return None, None
         user = self.by_email.get(entra_user.email.lower())
         if user is None:
-            return None, False
+            return None, None
         if user.entra_object_id and user.entra_tenant_id == self.tenant_id:
-            return None, True
-        return user, False
+            return None, EMAIL_TAKEN
+        if not adoptable(user, entra_user):
+            return user, EMAIL_OWNED
+        return user, None
+
+
+def adoptable(user, entra_user):
+    """Whether an account not linked to this Entra user may become theirs by email: the tenant provably owns the
+    address, and the account is active, leads no team and is linked to no other tenant or object."""
+    return (entra_user.email_proven and user.active and not user.leads_team and user.entra_object_id is None)
 
 
 def status(entra_user, user, conflict, team_id):
     """The Sync Users status of one group user given its matched platform user."""
     if user is not None and user.team_id == team_id:
-        return DISABLED if not entra_user.enabled else IN_THIS_TEAM
+        return DISABLED if not entra_user.enabled and conflict is None else IN_THIS_TEAM
     if user is not None and user.team_id is not None:
         return IN_OTHER_TEAM
     if not entra_user.enabled:
         return DISABLED
     if conflict:
-        return EMAIL_TAKEN
+        return conflict
     if user is None and not entra_user.email:
         return NO_EMAIL
+    if user is None and len(entra_user.email) > MAX_EMAIL:
+        return EMAIL_TOO_LONG
     return WILL_BE_ADDED
 
 
@@ -183,18 +209,33 @@ def fingerprint(entra_users):
 
 
 def guard_threshold(team_size, rules):
-    """The most removals one run may make without a review."""
-    return max(team_size * rules.guard_percent / 100.0, rules.guard_minimum)
+    """The most removals one run may make without a review: a share of the team, at least a minimum, and never
+    more than an absolute maximum."""
+    return min(max(team_size * rules.guard_percent / 100.0, rules.guard_minimum), rules.guard_maximum)
 
 
 def entra_values(entra_user):
-    """The synced fields as Entra has them."""
+    """The synced fields as Entra has them, texts cut to the platform's limits (an email never is)."""
     return {
-        "name": entra_user.display_name[:200],
+        "name": entra_user.display_name[:MAX_TEXT],
         "email": (entra_user.email or "").lower(),
-        "job_title": (entra_user.job_title or "")[:200],
-        "department": (entra_user.department or "")[:200],
+        "job_title": (entra_user.job_title or "")[:MAX_TEXT],
+        "department": (entra_user.department or "")[:MAX_TEXT],
     }
+
+
+def _plural(count, word):
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def empty_read_reason(wanted):
+    return (f"Microsoft listed no users in the Sync Group, so this sync removed nobody ({_plural(wanted, 'member')} "
+            "would have been removed). If the group really is empty now, check the list and Confirm removals.")
+
+
+def guard_reason(wanted, threshold):
+    return (f"This sync would remove {_plural(wanted, 'member')}, more than the deletion guard allows in one run "
+            f"({int(threshold):,}), so it removed nobody. Check the list, then Confirm removals.")
 
 
 def _link_values(user, entra_user, tenant_id):
@@ -234,9 +275,11 @@ class _Planner:
     def follow(self, user, entra_user, values):
         """The values to write so `user` follows Entra; an email another user has is kept as it is."""
         changes = {name: value for name, value in values.items() if getattr(user, name) != value}
-        if "email" in changes and (not changes["email"] or not self.claim(changes["email"], user.id)):
-            if changes["email"]:
-                self.plan.outcomes.append(_outcome("skipped", REASON_EMAIL_CHANGE_TAKEN, entra_user, user))
+        email = changes.get("email")
+        if email is not None and (not email or len(email) > MAX_EMAIL or not self.claim(email, user.id)):
+            if email:
+                reason = REASON_EMAIL_TOO_LONG if len(email) > MAX_EMAIL else REASON_EMAIL_CHANGE_TAKEN
+                self.plan.outcomes.append(_outcome("skipped", reason, entra_user, user))
             del changes["email"]
         return changes
 
@@ -262,6 +305,10 @@ class _Planner:
             self.plan.outcomes.append(_outcome("skipped", REASON_DISABLED, entra_user, user))
         elif state == EMAIL_TAKEN:
             self.plan.outcomes.append(_outcome("skipped", REASON_EMAIL_TAKEN, entra_user))
+        elif state == EMAIL_OWNED:
+            self.plan.outcomes.append(_outcome("skipped", REASON_EMAIL_OWNED, entra_user))
+        elif state == EMAIL_TOO_LONG:
+            self.plan.outcomes.append(_outcome("skipped", REASON_EMAIL_TOO_LONG, entra_user))
         elif state == NO_EMAIL:
             self.plan.outcomes.append(_outcome("skipped", REASON_NO_EMAIL, entra_user))
         elif user is None:
@@ -284,8 +331,9 @@ class _Planner:
         self.plan.adds.append(Join(user.id, entra_user.object_id, values))
         self.plan.outcomes.append(_outcome("added", "", entra_user, user, values))
 
-    def removals(self, in_group, disabled_member_ids):
-        """Members not in the group or disabled in Entra, leaders excepted, then the deletion guard."""
+    def removals(self, in_group, disabled_member_ids, group_size):
+        """Members not in the group or disabled in Entra, leaders excepted, then the deletion guard: a full read
+        with no users at all, or more removals than the threshold, waits for review."""
         candidates, team_size = self.members, len(self.members)
         if self.scope is not None:
             candidates = [user for user in self.members
@@ -302,9 +350,14 @@ class _Planner:
                 continue
             wanted.append((user, reason))
         confirmed = self.rules.confirmed_removals
+        threshold = guard_threshold(team_size, self.rules)
         if confirmed is not None:
             wanted = [(user, reason) for user, reason in wanted if user.id in confirmed]
-        elif len(wanted) > guard_threshold(team_size, self.rules):
+        elif wanted and self.scope is None and group_size == 0:
+            self.plan.review_reason = empty_read_reason(len(wanted))
+        elif len(wanted) > threshold:
+            self.plan.review_reason = guard_reason(len(wanted), threshold)
+        if self.plan.review_reason:
             self.plan.needs_review = True
             self.plan.held_removals = [user.id for user, _ in wanted]
             self.plan.outcomes.extend(_outcome("would_remove", reason, user=user) for user, reason in wanted)
@@ -327,14 +380,18 @@ def reconcile(group_users, members, others, leader_ids, rules, scope=None):
         if entra_user.object_id in seen:
             continue
         seen.add(entra_user.object_id)
+        if len(entra_user.object_id) > MAX_OBJECT_ID:
+            planner.plan.outcomes.append(_outcome("skipped", REASON_BAD_ID, entra_user))
+            continue
         user, conflict = side.match(entra_user)
         if user is not None and user.team_id == rules.team_id:
-            in_group.add(user.id)
-            if not entra_user.enabled:
-                disabled_member_ids.add(user.id)
-            planner.member_in_group(user, entra_user)
+            in_group.add(user.id)  # a member whose email matches is never removed, even when not adopted
+            if conflict is None:
+                if not entra_user.enabled:
+                    disabled_member_ids.add(user.id)
+                planner.member_in_group(user, entra_user)
         elif rules.selected_ids is None or entra_user.object_id in rules.selected_ids:
             planner.candidate(entra_user, user, conflict)
     if rules.allow_deletion:
-        planner.removals(in_group, disabled_member_ids)
+        planner.removals(in_group, disabled_member_ids, len(seen))
     return planner.plan

@@ -18,6 +18,7 @@ JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
 WORKER_STOPPED = "The worker stopped before the sync finished; the next run will complete it."
 JOB_LOST = "The queued sync was lost before a worker started it."
+APPLIED_BEFORE = " The changes it made before it stopped are listed in its history."
 HISTORY_DAYS = 30
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,18 @@ def _job_gone(run, connection):
     return status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
 
+def failure_message(run_id, message):
+    """The message of a run that failed, saying so when it had changed members before it stopped."""
+    run = SyncRun.select(SyncRun.added, SyncRun.updated, SyncRun.removed).where(SyncRun.id == run_id).first()
+    if run is not None and (run.added or run.updated or run.removed):
+        return message + APPLIED_BEFORE
+    return message
+
+
 def fail_run(run_id, message):
     """Record that a run ended without finishing, unless it already ended."""
-    return SyncRun.update(status="failed", error=message, finished_at=utcnow(), progress="").where(
-        (SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
+    return SyncRun.update(status="failed", error=failure_message(run_id, message), finished_at=utcnow(),
+                          progress="").where((SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
 
 
 def reap_stale_runs(team_id, connection):

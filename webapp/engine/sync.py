@@ -94,9 +94,11 @@ class Changes:
 class TeamSync:
     """One run of one team: an incremental pass when it can, else a full one."""
 
-    def __init__(self, team_id, run_id, connection, graph, guard, progress, redis=None, tracker=None):
+    def __init__(self, team_id, run_id, connection, graph, guard, progress, redis=None, tracker=None,
+                 fence=lambda: None):
         self.team_id, self.run_id, self.connection, self.graph = team_id, run_id, connection, graph
         self.guard, self.progress, self.redis, self.tracker = guard, progress, redis, tracker
+        self.fence = fence
         self.nested = []
         self.settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
         if self.settings is None or not self.settings.group_id:
@@ -115,12 +117,15 @@ class TeamSync:
     def rules(self, confirmed=None):
         return SyncRules(team_id=self.team_id, tenant_id=self.connection.tenant_id,
                          selected_ids=selected_ids(self.settings), allow_deletion=self.settings.allow_deletion,
-                         guard_percent=self.guard[0], guard_minimum=self.guard[1], confirmed_removals=confirmed)
+                         guard_percent=self.guard[0], guard_minimum=self.guard[1], guard_maximum=self.guard[2],
+                         confirmed_removals=confirmed)
 
     def apply(self, plan):
         """Write the plan and move the team's membership version on (saved states expect that one step)."""
         self.progress("Applying the changes")
-        counts = apply_plan(plan, self.team_id, self.run_id, self.progress)
+        if plan.review_reason:
+            SyncRun.update(notice=plan.review_reason).where(SyncRun.id == self.run_id).execute()
+        counts = apply_plan(plan, self.team_id, self.run_id, self.progress, self.fence)
         if self.redis is not None:
             membership.changed(self.redis, self.team_id)
         return counts
@@ -141,6 +146,7 @@ class TeamSync:
         plan = reconcile(users, members, others, load_leader_ids(self.team_id), rules)
         counts = self.apply(plan)
         if self.tracker is not None:
+            self.fence()
             if links is None or plan.needs_review:
                 self.tracker.clear()
             else:
@@ -184,6 +190,7 @@ class TeamSync:
             return None
         counts = self.apply(plan)
         recheck = rechecked(plan, changes.evaluated)
+        self.fence()
         settled = (set(changes.pending) | set(changes.evaluated) | changes.left) - {user.object_id for user in recheck}
         self.tracker.save_round(state, self.members_version + 1, changes.users_link, changes.groups_link,
                                 changes.moved, recheck, sorted(settled))
@@ -242,6 +249,7 @@ class TeamSync:
                          scope)
 
 
-def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_id=None, redis=None, tracker=None):
+def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_id=None, redis=None, tracker=None,
+              fence=lambda: None):
     """Fetch the group (or its changes), plan against the team, apply; returns (plan, counts, mode)."""
-    return TeamSync(team_id, run_id, connection, graph, guard, progress, redis, tracker).run(reviewed_run_id)
+    return TeamSync(team_id, run_id, connection, graph, guard, progress, redis, tracker, fence).run(reviewed_run_id)

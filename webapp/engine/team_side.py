@@ -1,6 +1,6 @@
 """Loading the team side of a sync in bulk: members, leaders and the other users the group can match."""
 
-from peewee import SQL
+from peewee import SQL, fn
 
 from webapp.db import database
 from webapp.engine.reconcile import PlatformUser, TeamSide
@@ -9,7 +9,8 @@ from webapp.models import TeamLeader, User
 CHUNK = 900
 
 FIELDS = (User.id, User.email, User.name, User.job_title, User.department, User.team, User.active,
-          User.entra_tenant_id, User.entra_object_id, User.synced_by_team)
+          User.entra_tenant_id, User.entra_object_id, User.synced_by_team,
+          fn.EXISTS(TeamLeader.select(SQL("1")).where(TeamLeader.user == User.id)).alias("leads_team"))
 
 
 def chunks(items, size=CHUNK):

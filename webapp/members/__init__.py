@@ -9,7 +9,7 @@ from webapp import membership
 from webapp.db import database
 from webapp.members.forms import validate_member
 from webapp.engine.team_side import load_leader_ids
-from webapp.models import User, utcnow
+from webapp.models import TeamLeader, User, utcnow
 from webapp.paging import page_arg, page_of
 from webapp.search import name_or_email_contains
 from webapp.teams import leader_required
@@ -17,6 +17,15 @@ from webapp.teams import leader_required
 bp = Blueprint("members", __name__, url_prefix="/teams/<int:team_id>/members")
 
 RESTORE_DAYS = 30
+NOT_OWNED_EMAIL = ("Only the sign-in email of an account this team's sync created or adopted, and that leads no "
+                   "team, can be changed here.")
+
+
+def owns_account(team, member):
+    """Whether account-wide fields (sign-in email, active) of a member are the team's to change: this team's
+    sync created or adopted the account, and it leads no team."""
+    return (member.synced_by_team_id == team.id
+            and not TeamLeader.select().where(TeamLeader.user == member.id).exists())
 
 
 def member_query(team, search):
@@ -81,6 +90,8 @@ def edit(team, user_id):
 def update(team, user_id):
     member = _member_or_404(team, user_id)
     values, errors = validate_member(request.form, member)
+    if "email" not in errors and values["email"] != member.email and not owns_account(team, member):
+        errors["email"] = NOT_OWNED_EMAIL
     if errors:
         return render_template("members/_edit_row.html", team=team, member=member, values=values, errors=errors), 422
     User.update(**values).where(User.id == member.id).execute()
@@ -97,11 +108,14 @@ def remove(team, user_id):
     if member.id in load_leader_ids(team.id):
         return render_template("members/_row.html", team=team, member=member, leaders=load_leader_ids(team.id),
                                row_error="A team leader cannot be removed from the team."), 422
-    User.update(team=None, active=False, removed_at=utcnow(), removed_from_team=team).where(
-        User.id == member.id).execute()
+    values = {User.team: None, User.removed_at: utcnow(), User.removed_from_team: team}
+    kept_active = not owns_account(team, member)
+    if not kept_active:
+        values[User.active] = False
+    User.update(values).where(User.id == member.id).execute()
     membership.changed(current_app.extensions["redis"], team.id)
     if htmx_request.htmx:
-        return render_template("members/_removed_row.html", team=team, member=member)
+        return render_template("members/_removed_row.html", team=team, member=member, kept_active=kept_active)
     return redirect(url_for("members.index", team_id=team.id), code=303)
 
 

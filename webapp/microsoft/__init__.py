@@ -1,7 +1,7 @@
 """Client for the Microsoft identity platform and Graph; imports nothing from Flask, RQ or the database."""
 
 from .errors import (ApplicationNotInTenant, ConnectionExpired, ConsentRequired, DeltaExpired,
-                     ExpiredClientSecret, GroupNotFound, InvalidClientSecret, MicrosoftError, NetworkError,
+                     ExpiredClientSecret, GroupNotFound, IncompleteListing, InvalidClientSecret, MicrosoftError, NetworkError,
                      PermissionDenied, ServiceUnavailable, TenantNotFound, Throttled, TokenRejected,
                      UnexpectedResponse)
 from .graph import DeltaResult, GraphClient
@@ -13,7 +13,7 @@ from .validation import client_id_error, client_secret_error, enterprise_app_err
 __all__ = [
     "AppOnlyTokenProvider", "ApplicationNotInTenant", "ConnectionExpired", "ConsentRequired", "DelegatedTokenProvider",
     "DeltaExpired", "DeltaResult", "EntraUser", "ExpiredClientSecret", "GraphClient", "GroupNotFound",
-    "InvalidClientSecret", "MicrosoftError", "NetworkError", "PermissionDenied", "RetryPolicy",
+    "IncompleteListing", "InvalidClientSecret", "MicrosoftError", "NetworkError", "PermissionDenied", "RetryPolicy",
     "ServiceUnavailable", "TenantNotFound", "Throttled", "TokenRejected", "Transport", "UnexpectedResponse",
     "client_id_error", "client_secret_error", "enterprise_app_errors", "tenant_id_error", "to_entra_user",
 ]

@@ -112,7 +112,7 @@ class Throttled(MicrosoftError):
 
 
 class ServiceUnavailable(MicrosoftError):
-    """Microsoft kept answering 503/504 until the retry budget ran out."""
+    """Microsoft kept answering 500, 502, 503 or 504 until the retry budget ran out."""
 
     default_message = "Microsoft is temporarily unavailable: try again in a few minutes."
 
@@ -125,6 +125,17 @@ class NetworkError(MicrosoftError):
     """Microsoft could not be reached (connection refused, DNS failure, timeout)."""
 
     default_message = "Microsoft could not be reached; try again in a few minutes."
+
+
+class IncompleteListing(MicrosoftError):
+    """A listing ended with fewer entries than the `@odata.count` Microsoft reported on its first page."""
+
+    def __init__(self, reported, listed):
+        super().__init__(
+            f"Microsoft reported {reported:,} group members but listed only {listed:,}, so this sync changed "
+            "nobody. This is usually a passing fault at Microsoft: the next run reads the group again.",
+            status=200, code="incompleteListing")
+        self.reported, self.listed = reported, listed
 
 
 class UnexpectedResponse(MicrosoftError):

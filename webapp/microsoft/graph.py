@@ -4,8 +4,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from .errors import (DeltaExpired, GroupNotFound, PermissionDenied, TokenRejected, UnexpectedResponse,
-                     graph_error_code, parse_json)
+from .errors import (DeltaExpired, GroupNotFound, IncompleteListing, PermissionDenied, TokenRejected,
+                     UnexpectedResponse, graph_error_code, parse_json)
 from .http import Transport
 from .users import USER_FIELDS, to_entra_user
 
@@ -13,6 +13,9 @@ GROUP_FIELDS = ("id", "displayName", "description", "mail", "groupTypes", "secur
 GROUP_DELTA_FIELDS = ("displayName", "members")
 MAX_PAGE_SIZE = 999
 IDS_PER_FILTER = 15  # `id eq` clauses per $filter: Graph caps the clauses of one filter
+# A counted listing may come up short of its `@odata.count` by this share (the count and the listing are read from
+# an index that converges within seconds); below 1,000 entries it must be exact.
+LISTING_SHORTFALL = 0.001
 
 READ_GROUPS = "GroupMember.Read.All"
 READ_GROUP_USERS = "GroupMember.Read.All and User.Read.All"
@@ -189,15 +192,24 @@ class GraphClient:
         return UnexpectedResponse(**details)
 
     def _pages(self, url, **kwargs):
-        """Yield every page body, following `@odata.nextLink` as an opaque URL until it is absent."""
+        """Yield every page body, following `@odata.nextLink` as an opaque URL until it is absent; a counted
+        listing that ends short of the `@odata.count` of its first page raises IncompleteListing at the end."""
+        reported, ids = None, set()
         while url:
             body = self._get(url, **kwargs)
-            self._value(body)
+            value = self._value(body)
+            if reported is None:
+                count = body.get("@odata.count")
+                reported = count if isinstance(count, int) and not isinstance(count, bool) else -1
+            if reported >= 0:
+                ids.update(entry.get("id") for entry in value if isinstance(entry, dict))
             yield body
             next_url = body.get("@odata.nextLink")
             if next_url is not None and (not isinstance(next_url, str) or next_url == url):
                 raise UnexpectedResponse(status=200, code="invalidNextLink")
             url = next_url
+        if reported is not None and len(ids) < reported - int(reported * LISTING_SHORTFALL):
+            raise IncompleteListing(reported, len(ids))
 
     @staticmethod
     def _value(body):

@@ -1,4 +1,4 @@
-"""HTTP requests to Microsoft with the retry rule of §6: bounded waits on 429/503/504 and network errors."""
+"""HTTP requests to Microsoft with bounded, jittered retries of throttling, transient 5xx, timeouts and network errors."""
 
 import logging
 import math
@@ -13,15 +13,19 @@ from .errors import NetworkError, ServiceUnavailable, Throttled, graph_error_cod
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUSES = frozenset({429, 503, 504})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry; every wait is at least `min_wait`, so never at once."""
+    """How often and how long to retry; every wait is at least `min_wait`, so never at once.
+
+    `max_total_wait` bounds the waits of one request; `run_budget` bounds the time one Transport (one sync run)
+    loses to failed attempts and waits over all its requests, so a Microsoft that keeps failing ends the run."""
 
     max_attempts: int = 5
     max_total_wait: float = 60.0
+    run_budget: float = 300.0
     base_backoff: float = 1.0
     max_backoff: float = 30.0
     min_wait: float = 0.05
@@ -59,41 +63,50 @@ class Transport:
         self.clock = clock
         self.rng = rng or random.Random()
         self.request_count = 0
+        self.lost = 0.0  # seconds spent on failed attempts and waits
 
     def request(self, method, url, **kwargs):
         """Send a request; return the first non-retryable response or raise a typed error."""
         kwargs.setdefault("timeout", self.timeout)
-        started = self.clock()
+        waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             self.request_count += 1
+            sent = self.clock()
             try:
                 response = self.session.request(method, url, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                self.lost += self.clock() - sent
                 delay = self.retry.backoff(attempt, self.rng)
-                if not self._may_retry(attempt, started, delay):
+                if not self._may_retry(attempt, waited, delay):
                     raise NetworkError() from exc
                 log.warning("Microsoft unreachable at %s (%s); retry %d in %.2fs",
                             _where(url), type(exc).__name__, attempt, delay)
-                self.sleep(delay)
+                waited += self._wait(delay)
                 continue
             if response.status_code not in RETRYABLE_STATUSES:
                 return response
+            self.lost += self.clock() - sent
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             delay = max(self.retry.min_wait, retry_after) if retry_after is not None \
                 else self.retry.backoff(attempt, self.rng)
-            if not self._may_retry(attempt, started, delay):
+            if not self._may_retry(attempt, waited, delay):
                 raise self._exhausted(response, retry_after)
             log.warning("Microsoft answered %d at %s; retry %d in %.2fs",
                         response.status_code, _where(url), attempt, delay)
             response.close()
-            self.sleep(delay)
+            waited += self._wait(delay)
 
-    def _may_retry(self, attempt, started, delay):
-        """Whether one more attempt fits in the count and time budget."""
-        elapsed = self.clock() - started
-        return attempt < self.retry.max_attempts and elapsed + delay <= self.retry.max_total_wait
+    def _wait(self, delay):
+        self.sleep(delay)
+        self.lost += delay
+        return delay
+
+    def _may_retry(self, attempt, waited, delay):
+        """Whether one more attempt fits in the count, the request's waits and the run's budget."""
+        return (attempt < self.retry.max_attempts and waited + delay <= self.retry.max_total_wait
+                and self.lost + delay <= self.retry.run_budget)
 
     @staticmethod
     def _exhausted(response, retry_after):

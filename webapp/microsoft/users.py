@@ -22,14 +22,28 @@ class EntraUser(NamedTuple):
     department: str | None
     enabled: bool
     is_guest: bool
+    email_proven: bool = False  # the address is in a domain the tenant verified (its userPrincipalName's)
 
 
 def _text(value):
-    """A stripped string, or None for null, empty or non-string values."""
+    """A stripped string without NUL characters (no database stores them), or None for null, empty or non-string
+    values."""
     if isinstance(value, str):
-        value = value.strip()
+        value = value.replace("\x00", "").strip()
         return value or None
     return None
+
+
+def _domain(address):
+    return address.rpartition("@")[2].lower()
+
+
+def proven(email, upn):
+    """Whether the tenant provably owns `email`: its domain is the domain of the user's userPrincipalName, which
+    is always a domain the tenant verified. A guest's `#EXT#` name proves nothing; `mail` alone can be anything."""
+    if not email or not upn or "@" not in email or GUEST_MARKER in upn.upper():
+        return False
+    return _domain(email) == _domain(upn)
 
 
 def _address(mail, upn):
@@ -56,4 +70,4 @@ def to_entra_user(graph_user):
                     or email or graph_user["id"])
     is_guest = get("userType") == "Guest" or (upn is not None and GUEST_MARKER in upn.upper())
     return EntraUser(graph_user["id"], email, display_name, given_name, surname, _text(get("jobTitle")),
-                     _text(get("department")), get("accountEnabled") is not False, is_guest)
+                     _text(get("department")), get("accountEnabled") is not False, is_guest, proven(email, upn))

@@ -20,14 +20,15 @@ KEPT_INDEXES = 4
 
 
 def _row(user):
-    """The compact form kept in Redis: id, name, email, enabled, guest, job title, department."""
+    """The compact form kept in Redis: id, name, email, enabled, guest, job title, department, email proven."""
     return json.dumps([user.object_id, user.display_name, user.email, user.enabled, user.is_guest,
-                       user.job_title, user.department], separators=(",", ":"))
+                       user.job_title, user.department, user.email_proven], separators=(",", ":"))
 
 
 def _user(raw):
-    object_id, name, email, enabled, guest, job_title, department = json.loads(raw)
-    return EntraUser(object_id, email, name, None, None, job_title, department, enabled, guest)
+    object_id, name, email, enabled, guest, job_title, department, *proven = json.loads(raw)  # copies made
+    # before email_proven was kept have seven fields; they expire within CACHE_SECONDS
+    return EntraUser(object_id, email, name, None, None, job_title, department, enabled, guest, proven == [True])
 
 
 def _index_line(user):

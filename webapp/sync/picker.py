@@ -91,7 +91,8 @@ def _guard(team, connection, removal_count):
     team_size = membership.team_size(current_app.extensions["redis"], team.id)
     limit = guard_threshold(team_size, SyncRules(team.id, connection.tenant_id,
                                                  guard_percent=config["DELETION_GUARD_PERCENT"],
-                                                 guard_minimum=config["DELETION_GUARD_MINIMUM"]))
+                                                 guard_minimum=config["DELETION_GUARD_MINIMUM"],
+                                                 guard_maximum=config["DELETION_GUARD_MAXIMUM"]))
     return int(limit) if removal_count > limit else None
 
 
