@@ -195,6 +195,7 @@ def test_the_removal_preview_follows_members_page_changes(connected, signed_in, 
 
     assert "Member 00007" in would_go()
     member = User.get(User.name == "Member 00007")
+    User.update(synced_by_team=team).where(User.id == member.id).execute()  # its sign-in email is the team's to edit
     signed_in.post(f"/teams/{team.id}/members/{member.id}/remove")
     assert "Member 00007" not in would_go()
     signed_in.post(f"/teams/{team.id}/members/{member.id}/restore")
