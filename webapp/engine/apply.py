@@ -80,9 +80,11 @@ class _Writer:
         self.outcomes = insert_statement(SyncOutcome, OUTCOME_FIELDS)
         self.counts = dict.fromkeys(("added", "created", "updated", "removed"), 0)
         self.by_action = {}
-        for outcome in plan.outcomes:
-            key = outcome.user_id if outcome.action in ("updated", "removed") else outcome.entra_id
-            self.by_action.setdefault(outcome.action, {})[key] = outcome
+        for outcome in plan.outcomes:  # the outcomes of changes, by what identifies the change
+            if outcome.action in ("updated", "removed"):
+                self.by_action.setdefault(outcome.action, {})[outcome.user_id] = outcome
+            elif outcome.action in ("created", "added"):
+                self.by_action.setdefault(outcome.action, {})[outcome.entra_id] = outcome
 
     def commit(self, outcomes, **counts):
         """Inside a transaction: the outcomes of what it changed and the run's counts moved on."""

@@ -176,7 +176,7 @@ class TeamSide:
 def adoptable(user, entra_user):
     """Whether an account not linked to this Entra user may become theirs by email: the tenant provably owns the
     address, and the account is active, leads no team and is linked to no other tenant or object."""
-    return (entra_user.email_proven and user.active and not user.leads_team and user.entra_object_id is None)
+    return entra_user.email_proven and user.active and not user.leads_team and user.entra_object_id is None
 
 
 def status(entra_user, user, conflict, team_id):

@@ -26,8 +26,8 @@ def _row(user):
 
 
 def _user(raw):
-    object_id, name, email, enabled, guest, job_title, department, *proven = json.loads(raw)  # copies made
-    # before email_proven was kept have seven fields; they expire within CACHE_SECONDS
+    # Copies made before email_proven was kept have seven fields; they expire within CACHE_SECONDS.
+    object_id, name, email, enabled, guest, job_title, department, *proven = json.loads(raw)
     return EntraUser(object_id, email, name, None, None, job_title, department, enabled, guest, proven == [True])
 
 
