@@ -5,11 +5,11 @@ import os
 import redis
 from flask import Flask, render_template
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
 from webapp import config as settings
-from webapp import db, embedded_redis
+from webapp import db, embedded_redis, request_checks
 from webapp.crypto import SecretBox, development_key
 
 login_manager = LoginManager()
@@ -57,6 +57,7 @@ def create_app(overrides=None):
     login_manager.login_message = "Please sign in to continue."
     csrf.init_app(app)
     htmx.init_app(app)
+    request_checks.init_app(app)
 
     from webapp import auth, members, runs, sync, teams
 
@@ -66,16 +67,6 @@ def create_app(overrides=None):
     from webapp.cli import register as register_commands
 
     register_commands(app)
-
-    @app.errorhandler(CSRFError)
-    def _csrf_refused(error):
-        return render_template("error.html", title="Session expired",
-                               message="The form had expired. Reload the page and try again."), 400
-
-    @app.errorhandler(404)
-    def _not_found(error):
-        return render_template("error.html", title="Not found",
-                               message="There is nothing here, or it is not yours to see."), 404
 
     @app.errorhandler(redis.ConnectionError)
     def _redis_down(error):

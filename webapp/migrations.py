@@ -2,8 +2,8 @@
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
-from webapp.db import database
-from webapp.models import ALL_MODELS, SchemaVersion, SyncRun, User
+from webapp.db import database, is_sqlite
+from webapp.models import ALL_MODELS, SchemaVersion, SyncRun, SyncSettings, User
 from webapp.search import create_search_indexes, one_search_index
 
 
@@ -41,6 +41,13 @@ def _drop_redundant_user_index():
     database.execute_sql("DROP INDEX IF EXISTS users_team_id_name")
 
 
+def _group_name_fits_microsoft():
+    """A Sync Group's name can be as long as Microsoft allows (256 characters); SQLite does not limit it."""
+    if not is_sqlite():
+        database.execute_sql(f'ALTER TABLE "{SyncSettings._meta.table_name}" ALTER COLUMN group_name '
+                             f"TYPE VARCHAR({SyncSettings.group_name.max_length})")
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -48,6 +55,7 @@ MIGRATIONS = [
     (4, _drop_redundant_user_index),
     (5, one_search_index),
     (6, _run_notice),
+    (7, _group_name_fits_microsoft),
 ]
 
 

@@ -97,7 +97,7 @@ class EntraConnection(BaseModel):
 class SyncSettings(BaseModel):
     team = ForeignKeyField(Team, unique=True, on_delete="CASCADE")
     group_id = CharField(max_length=36, null=True)
-    group_name = CharField(max_length=255, default="")
+    group_name = CharField(max_length=256, default="")  # Microsoft's limit on a group's displayName
     selected_user_ids = TextField(null=True)  # JSON list of Entra ids; NULL means All Users
     auto_sync = BooleanField(default=False)
     allow_deletion = BooleanField(default=False)

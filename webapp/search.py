@@ -3,12 +3,14 @@
 SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained by triggers;
 PostgreSQL uses trigram GIN indexes (pg_trgm), which serve ILIKE directly.
 """
+from flask import abort, request
 from peewee import SQL
 
 from webapp.db import database, is_sqlite
 from webapp.models import User
 
 TRIGRAM = 3
+SEARCH_LIMIT = 120
 
 SQLITE_SCHEMA = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS users_search USING fts5("
@@ -43,6 +45,14 @@ def one_search_index():
     if not is_sqlite():
         for statement in POSTGRES_RETIRED + POSTGRES_SCHEMA:
             database.execute_sql(statement)
+
+
+def search_arg(name: str = "q") -> str:
+    """The search text in the query string, trimmed; longer than SEARCH_LIMIT characters is refused with a 400."""
+    text = request.args.get(name, "").strip()
+    if len(text) > SEARCH_LIMIT:
+        abort(400, description=f"A search can be at most {SEARCH_LIMIT} characters; shorten it and try again.")
+    return text
 
 
 def name_or_email_contains(text):

@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import login_manager
 from webapp.models import User
+from webapp.request_checks import has_control_character
 
 bp = Blueprint("auth", __name__)
 
@@ -25,7 +26,7 @@ def load_user(user_id):
 
 def safe_next(target):
     """Only same-site paths are followed after sign-in (no open redirect)."""
-    if not target:
+    if not target or has_control_character(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -56,20 +56,25 @@ def fail_run(run_id, message):
                           progress="").where((SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
 
 
-def reap_stale_runs(team_id, connection):
-    """Fail the team's runs whose worker stopped (lock expired) or whose job vanished; returns how many."""
+def stale_runs(team_id: int, connection) -> dict[int, str]:
+    """{run id: why} of the team's runs whose worker stopped (lock expired) or whose job vanished; reads only."""
     holder = connection.get(team_lock_key(team_id))
     holder = int(holder) if holder else None
-    reaped = 0
+    stale = {}
     just_queued = utcnow() - dt.timedelta(seconds=ENQUEUE_LOCK_SECONDS)
     for run in SyncRun.select().where((SyncRun.team == team_id) & SyncRun.status.in_(ACTIVE)):
         if run.id == holder or (run.status == "queued" and run.created_at > just_queued):
             continue
         if run.status == "running":
-            reaped += fail_run(run.id, WORKER_STOPPED)
+            stale[run.id] = WORKER_STOPPED
         elif _job_gone(run, connection):
-            reaped += fail_run(run.id, JOB_LOST)
-    return reaped
+            stale[run.id] = JOB_LOST
+    return stale
+
+
+def reap_stale_runs(team_id, connection):
+    """Fail the team's runs whose worker stopped (lock expired) or whose job vanished; returns how many."""
+    return sum(fail_run(run_id, message) for run_id, message in stale_runs(team_id, connection).items())
 
 
 def active_run(team_id):

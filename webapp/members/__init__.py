@@ -11,10 +11,10 @@ from webapp.members.forms import validate_member
 from webapp.engine.team_side import load_leader_ids
 from webapp.models import TeamLeader, User, utcnow
 from webapp.paging import page_arg, page_of
-from webapp.search import name_or_email_contains
+from webapp.search import name_or_email_contains, search_arg
 from webapp.teams import leader_required
 
-bp = Blueprint("members", __name__, url_prefix="/teams/<int:team_id>/members")
+bp = Blueprint("members", __name__, url_prefix="/teams/<id:team_id>/members")
 
 RESTORE_DAYS = 30
 NOT_OWNED_EMAIL = ("Only the sign-in email of an account this team's sync created or adopted, and that leads no "
@@ -50,7 +50,7 @@ def page_of_members(team, search, page):
 
 
 def _page_args():
-    return request.args.get("q", "").strip(), page_arg()
+    return search_arg(), page_arg()
 
 
 def _member_or_404(team, user_id):
@@ -71,21 +71,21 @@ def index(team):
     return render_template("members/index.html", **context)
 
 
-@bp.get("/<int:user_id>")
+@bp.get("/<id:user_id>")
 @leader_required
 def row(team, user_id):
     return render_template("members/_row.html", team=team, member=_member_or_404(team, user_id),
                            leaders=load_leader_ids(team.id))
 
 
-@bp.get("/<int:user_id>/edit")
+@bp.get("/<id:user_id>/edit")
 @leader_required
 def edit(team, user_id):
     member = _member_or_404(team, user_id)
     return render_template("members/_edit_row.html", team=team, member=member, values=member.__data__, errors={})
 
 
-@bp.post("/<int:user_id>")
+@bp.post("/<id:user_id>")
 @leader_required
 def update(team, user_id):
     member = _member_or_404(team, user_id)
@@ -101,7 +101,7 @@ def update(team, user_id):
                            saved=True)
 
 
-@bp.post("/<int:user_id>/remove")
+@bp.post("/<id:user_id>/remove")
 @leader_required
 def remove(team, user_id):
     member = _member_or_404(team, user_id)
@@ -128,16 +128,11 @@ def removed_query(team):
 @bp.get("/removed")
 @leader_required
 def removed(team):
-    page = page_arg()
-    query = removed_query(team)
-    per_page = current_app.config["MEMBERS_PER_PAGE"]
-    total = query.count()
-    rows = list(query.paginate(page, per_page))
-    return render_template("members/removed.html", team=team, members=rows, total=total,
-                           page=page, last_page=max(1, -(-total // per_page)))
+    paged = page_of(removed_query(team), page_arg(), current_app.config["MEMBERS_PER_PAGE"])
+    return render_template("members/removed.html", team=team, members=paged.pop("rows"), **paged)
 
 
-@bp.post("/<int:user_id>/restore")
+@bp.post("/<id:user_id>/restore")
 @leader_required
 def restore(team, user_id):
     with database.atomic():

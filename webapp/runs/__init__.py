@@ -6,19 +6,25 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
                    stream_with_context, url_for)
 from htmx_flask import request as htmx_request
 
-from webapp.engine.runs import reap_stale_runs, start_sync
+from webapp.engine.runs import stale_runs, start_sync
 from webapp.paging import page_arg, page_of
 from webapp.runs import queries
+from webapp.search import search_arg
 from webapp.teams import leader_required
 
-bp = Blueprint("runs", __name__, url_prefix="/teams/<int:team_id>/runs")
+bp = Blueprint("runs", __name__, url_prefix="/teams/<id:team_id>/runs")
 
 
 @bp.app_context_processor
 def _labels():
     return {"run_status_labels": queries.STATUS_LABELS, "run_trigger_labels": queries.TRIGGER_LABELS,
             "run_mode_labels": queries.MODE_LABELS, "outcome_labels": queries.ACTION_LABELS,
-            "runs_panel_state": queries.panel_state}
+            "runs_panel_state": panel_state}
+
+
+def panel_state(team_id: int) -> dict:
+    """What the runs panel shows; runs whose worker stopped are shown failed without writing it down."""
+    return queries.panel_state(team_id, stale_runs(team_id, current_app.extensions["redis"]))
 
 
 def _run_or_404(team, run_id):
@@ -32,8 +38,7 @@ def _run_or_404(team, run_id):
 @leader_required
 def panel(team):
     """The panel fragment; it polls itself while a run is queued or running."""
-    reap_stale_runs(team.id, current_app.extensions["redis"])
-    return render_template("runs/_panel.html", team=team, panel=queries.panel_state(team.id))
+    return render_template("runs/_panel.html", team=team, panel=panel_state(team.id))
 
 
 @bp.get("/")
@@ -45,11 +50,13 @@ def index(team):
     return render_template(template, team=team, history=history)
 
 
-@bp.get("/<int:run_id>")
+@bp.get("/<id:run_id>")
 @leader_required
 def show(team, run_id):
     run = _run_or_404(team, run_id)
-    search, action = request.args.get("q", "").strip(), request.args.get("action", "")
+    search, action = search_arg(), request.args.get("action", "")
+    if action and action not in queries.ACTION_LABELS:
+        abort(400, description="There is no such outcome to show; choose one from the list.")
     outcomes = page_of(queries.outcome_query(run, search, action), page_arg(),
                                current_app.config["MEMBERS_PER_PAGE"])
     reviewable = queries.reviewable(run)
@@ -61,7 +68,7 @@ def show(team, run_id):
     return render_template("runs/show.html", **context)
 
 
-@bp.get("/<int:run_id>/outcomes.csv")
+@bp.get("/<id:run_id>/outcomes.csv")
 @leader_required
 def outcomes_csv(team, run_id):
     """Every per-user outcome of the run as CSV, streamed."""
@@ -83,7 +90,7 @@ def outcomes_csv(team, run_id):
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.post("/<int:run_id>/confirm")
+@bp.post("/<id:run_id>/confirm")
 @leader_required
 def confirm(team, run_id):
     """Confirm removals: a run that removes the reviewed users, if the group has not changed since."""
@@ -94,6 +101,6 @@ def confirm(team, run_id):
     else:
         message = "These removals can no longer be confirmed: a newer sync has run. Review its result instead."
     if htmx_request.htmx:
-        return render_template("runs/_panel.html", team=team, panel=queries.panel_state(team.id), notice=message)
+        return render_template("runs/_panel.html", team=team, panel=panel_state(team.id), notice=message)
     flash(message)
     return redirect(url_for("sync.index", team_id=team.id), code=303)

@@ -1,6 +1,6 @@
 """What the runs pages show: the panel's state, pages of runs and outcomes, and the CSV rows."""
 
-from webapp.engine.runs import active_run
+from webapp.engine.runs import active_run, failure_message
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
 RECENT_RUNS = 5
@@ -53,10 +53,18 @@ def would_remove(run, limit=REVIEW_PREVIEW):
     return list(query.order_by(SyncOutcome.name, SyncOutcome.id).limit(limit)), query.count()
 
 
-def panel_state(team_id):
-    """Everything the runs panel shows, in a handful of queries."""
+def panel_state(team_id: int, stopped: dict[int, str]) -> dict:
+    """Everything the runs panel shows, in a handful of queries.
+
+    `stopped` (run id: why) are runs whose worker is gone: shown as failed, as the scheduler will record them.
+    """
     recent = list(team_runs(team_id).order_by(SyncRun.id.desc()).limit(RECENT_RUNS + 1))
+    for run in recent:
+        if run.id in stopped:
+            run.status, run.progress, run.error = "failed", "", failure_message(run.id, stopped[run.id])
     active = active_run(team_id)
+    if active is not None and active.id in stopped:
+        active = None
     finished = [run for run in recent if run.status not in ("queued", "running")]
     last = finished[0] if finished else None
     review = last if reviewable(last) else None

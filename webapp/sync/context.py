@@ -1,14 +1,18 @@
 """What the Azure Entra Sync views share: the team's settings, its Graph client and the page's context."""
 import json
 
-from flask import current_app, request
+from flask import abort, current_app, request
 
 from webapp import connections
 from webapp.microsoft import RetryPolicy
+from webapp.microsoft.validation import is_guid
 from webapp.models import SyncSettings
 
 # A person is waiting: retry briefly, then say what happened (a sync job keeps the client's patient default).
 PAGE_RETRY = RetryPolicy(max_attempts=3, max_total_wait=4.0, base_backoff=0.5, max_backoff=2.0)
+GROUP_NAME_LIMIT = 256  # Microsoft's limit on a group's displayName
+NOT_A_GROUP = "This is not a Sync Group of Microsoft Entra: choose the group from the list again."
+NOT_A_USER = "A selected user is not a user of Microsoft Entra: reload the page and select the users again."
 
 
 def settings_of(team):
@@ -27,9 +31,29 @@ def posted_form(values=None):
     """The settings form's values as the browser sent them (query string or body)."""
     values = values if values is not None else (request.form if request.method == "POST" else request.args)
     user_ids = list(dict.fromkeys(v.strip() for v in values.getlist("user_ids") if v.strip()))
-    return {"group_id": values.get("group_id", "").strip(), "group_name": values.get("group_name", "").strip(),
+    group_id = values.get("group_id", "").strip()
+    if group_id:
+        entra_id_or_400(group_id, NOT_A_GROUP)
+    for user_id in user_ids:
+        entra_id_or_400(user_id, NOT_A_USER)
+    return {"group_id": group_id, "group_name": group_name_or_400(values.get("group_name", "")),
             "user_ids": user_ids, "auto_sync": values.get("auto_sync") == "1",
             "allow_deletion": values.get("allow_deletion") == "1"}
+
+
+def group_name_or_400(value: str) -> str:
+    """A group's name as the page shows it; longer than Microsoft allows is refused."""
+    name = value.strip()
+    if len(name) > GROUP_NAME_LIMIT:
+        abort(400, description=f"A group name has at most {GROUP_NAME_LIMIT} characters: choose the group again.")
+    return name
+
+
+def entra_id_or_400(value: str, message: str) -> str:
+    """An Entra object id (a GUID), else the request is refused with `message`."""
+    if not is_guid(value):
+        abort(400, description=message)
+    return value
 
 
 def enterprise_fields(connection):

@@ -28,6 +28,8 @@ STATE_MISMATCH = ("The sign-in could not be matched to this page (it may have ex
 UNVERIFIED = "Microsoft's answer could not be verified, so nothing was saved. Click Connect Microsoft OAuth again."
 NO_REFRESH_TOKEN = ("Microsoft did not grant offline access, so the portal could not stay connected. Click Connect "
                     "Microsoft OAuth again and accept every permission.")
+NO_CODE = ("Microsoft's answer carried no authorization code, so nothing was saved. Go back to Azure Entra Sync "
+           "and click Connect Microsoft OAuth again.")
 FAILED = "Microsoft could not complete the sign-in ({}). Click Connect Microsoft OAuth to try again."
 OTHER_TENANT = ("You signed in with an account of another Microsoft 365 tenant ({}), so this team stays connected "
                 "to {}. Sign out of Microsoft, sign in with an account of {} and click Reconnect; or click "
@@ -134,6 +136,9 @@ def oauth_callback():
         client.framework.clear_state_data(session, state)
         log.info("Entra sign-in for team %s ended with %s", team.id, error)
         return _end(team, REFUSED if error in ("access_denied", "consent_required") else FAILED.format(error))
+    if not request.args.get("code"):
+        client.framework.clear_state_data(session, state)
+        abort(400, description=NO_CODE)
     try:
         token = client.authorize_access_token(claims_options={"iss": {"essential": True,
                                                                       "validate": issuer_matches_tenant}})

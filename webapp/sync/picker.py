@@ -8,9 +8,11 @@ from webapp import connections, membership
 from webapp.engine.reconcile import SyncRules, guard_threshold
 from webapp.engine.team_side import load_leader_ids
 from webapp.microsoft import MicrosoftError
-from webapp.paging import page_arg
+from webapp.paging import check_page, last_page_of, page_arg
+from webapp.search import search_arg
 from webapp.sync import PAGE, bp
-from webapp.sync.context import graph_client, microsoft_answered, microsoft_problem, per_page, posted_form
+from webapp.sync.context import (NOT_A_GROUP, entra_id_or_400, graph_client, group_name_or_400, microsoft_answered,
+                                 microsoft_problem, per_page, posted_form)
 from webapp.sync.group_users import GroupUsers
 from webapp.sync.statuses import members_not_in_group, page_rows
 from webapp.teams import leader_required
@@ -25,7 +27,7 @@ NOT_CONNECTED = "Connect your Microsoft 365 tenant first."
 def groups(team):
     """Groups whose name has a word starting with what was typed, asked of Graph (fast in any tenant size)."""
     connection = connections.connection_of(team.id)
-    search = request.args.get("group_q", "").strip()[:120]
+    search = search_arg("group_q")
     found, problem = [], None
     if connection is None:
         problem = NOT_CONNECTED
@@ -46,7 +48,8 @@ def group_field(team):
     form = posted_form(request.args)
     chosen = request.args.get("choose")
     if chosen:
-        form.update(group_id=chosen, group_name=request.args.get("choose_name", ""), user_ids=[])
+        form.update(group_id=entra_id_or_400(chosen, NOT_A_GROUP),
+                    group_name=group_name_or_400(request.args.get("choose_name", "")), user_ids=[])
     return render_template("sync/_group_field.html", team=team, form=form,
                            changing=request.args.get("change") == "1" or not form["group_id"])
 
@@ -70,10 +73,8 @@ def list_page(team, connection, form, search, page, reload=False):
                 if form["allow_deletion"] else [])
     size = per_page()
     in_group, users = group_users.page(search, (page - 1) * size, size)
-    last_page = max(1, -(-(in_group + len(removals)) // size))
-    if page > last_page:
-        page = last_page
-        in_group, users = group_users.page(search, (page - 1) * size, size)
+    last_page = last_page_of(in_group + len(removals), size)
+    check_page(page, last_page)
     start = (page - 1) * size
     rows = page_rows(team.id, connection.tenant_id, users, form["allow_deletion"], leaders)
     rows += removals[max(0, start - in_group):max(0, start + size - in_group)]
@@ -104,7 +105,7 @@ def users(team):
     if request.args.get("clear") == "1":
         form["user_ids"] = []
     is_open = request.args.get("users_open") == "1"
-    search = request.args.get("user_q", "").strip()[:120]
+    search = search_arg("user_q")
     context = {"team": team, "form": form, "is_open": is_open, "search": search}
     connection = connections.connection_of(team.id)
     if is_open and form["group_id"]:
