@@ -3,7 +3,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database
-from webapp.models import ALL_MODELS, SchemaVersion, SyncRun, User
+from webapp.models import ALL_MODELS, SchemaVersion, SecurityEvent, SyncRun, User, UserSession
 from webapp.search import create_search_indexes, one_search_index
 
 
@@ -41,6 +41,11 @@ def _drop_redundant_user_index():
     database.execute_sql("DROP INDEX IF EXISTS users_team_id_name")
 
 
+def _sessions_and_security_events():
+    """Server-side sign-in sessions and the security event log."""
+    database.create_tables([UserSession, SecurityEvent], safe=True)
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -48,6 +53,7 @@ MIGRATIONS = [
     (4, _drop_redundant_user_index),
     (5, one_search_index),
     (6, _run_notice),
+    (7, _sessions_and_security_events),
 ]
 
 
