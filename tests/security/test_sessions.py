@@ -3,7 +3,10 @@ import datetime as dt
 
 from tests.conftest import PASSWORD
 from tests.security.conftest import sign_in, signed_out
-from webapp.models import UserSession, utcnow
+from tests.worker.conftest import redis_connection, run_of, run_worker, synced_team, worker_env  # noqa: F401
+from webapp.auth.passwords import hash_password
+from webapp.engine.runs import start_sync
+from webapp.models import SyncSettings, User, UserSession, utcnow
 
 
 def sessions_of(user):
@@ -111,3 +114,19 @@ def test_removing_a_member_on_the_members_page_signs_them_out(app, signed_in, te
     assert response.status_code == 303
     assert signed_out(learner)
     assert sessions_of(member_with_password) == []
+
+
+def test_a_member_removed_and_deactivated_by_a_sync_is_signed_out(app, synced_team, redis_connection, worker_env):
+    """A real `rq worker` applies the removal; the account's sessions end with its deactivation."""
+    SyncSettings.update(allow_deletion=True).where(SyncSettings.team == synced_team.id).execute()
+    leaver = User.create(email="former.leader@example.com", name="Former Leader", team=synced_team,
+                         synced_by_team=synced_team, password_hash=hash_password(PASSWORD))
+    browser = app.test_client()
+    assert sign_in(browser, leaver.email).status_code == 302 and not signed_out(browser)
+
+    run = start_sync(synced_team.id, "manual", redis_connection)
+    assert run_worker(worker_env).returncode == 0
+    assert (run_of(run.id).status, run_of(run.id).removed) == ("succeeded", 1)
+    assert User.get_by_id(leaver.id).active is False
+    assert sessions_of(leaver) == []
+    assert signed_out(browser)
