@@ -1,15 +1,20 @@
-"""Fixtures for the security tests: a member account that can sign in, and a second browser."""
-import pytest
+"""Fixtures for the security tests: a member account that can sign in, and the portal under gunicorn."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from tests.conftest import PASSWORD
+import pytest
+import requests
+
+from tests.conftest import ENCRYPTION_KEY, PASSWORD
 from webapp.auth.passwords import hash_password
 from webapp.models import User
 
-
-@pytest.fixture
-def make_client(app):
-    """Another browser: a test client with cookies of its own."""
-    return app.test_client
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
 def sign_in(client, email, password=PASSWORD):
@@ -27,3 +32,36 @@ def member_with_password(team):
     """A member of `team` whose account the team's sync created, who signs in to the platform with a password."""
     return User.create(email=f"learner.team{team.id}@example.com", name="Lee Learner", team=team,
                        synced_by_team=team, password_hash=hash_password(PASSWORD))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn_server(app, database_url, redis_url, tmp_path):
+    """The portal under gunicorn as the Procfile runs it (two workers of four threads); yields its base URL."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=app.config["SECRET_KEY"],
+               ENCRYPTION_KEY=ENCRYPTION_KEY, ENTRA_SYNC_ENV="development", PYTHONPATH=str(ROOT))
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
+                                    "--workers", "2", "--threads", "4"],
+                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/login", timeout=2)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError(log_path.read_text()) from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
