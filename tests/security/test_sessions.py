@@ -130,3 +130,13 @@ def test_a_member_removed_and_deactivated_by_a_sync_is_signed_out(app, synced_te
     assert User.get_by_id(leaver.id).active is False
     assert sessions_of(leaver) == []
     assert signed_out(browser)
+
+
+def test_an_htmx_request_of_an_ended_session_moves_the_page_to_sign_in(app, signed_in, team):
+    idle = app.config["SESSION_IDLE_MINUTES"]
+    UserSession.update(last_seen_at=utcnow() - dt.timedelta(minutes=idle + 1)).execute()
+    response = signed_in.get(f"/teams/{team.id}/runs/panel", headers={
+        "HX-Request": "true", "HX-Current-URL": f"http://localhost/teams/{team.id}/entra-sync/"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == f"/login?next=%2Fteams%2F{team.id}%2Fentra-sync%2F"
+    assert "Please sign in to continue." in signed_in.get(response.headers["HX-Redirect"]).get_data(as_text=True)

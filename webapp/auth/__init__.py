@@ -4,7 +4,9 @@ from urllib.parse import urlsplit
 import redis
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_limiter.errors import RateLimitExceeded
-from flask_login import current_user, login_required, login_user, logout_user
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_url, login_user, logout_user
+from htmx_flask import request as htmx_request
 
 from webapp import login_manager
 from webapp.auth import passwords, sessions
@@ -24,6 +26,16 @@ MAX_EMAIL = 320
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     return sessions.current_user_of_session(int(user_id))
+
+
+@login_manager.unauthorized_handler
+def _sign_in_first() -> ResponseReturnValue:
+    """To the sign-in page, then back; an htmx request (a poll, a search) of an ended session moves the whole page."""
+    flash(login_manager.login_message)
+    if htmx_request.htmx:
+        page = request.headers.get("HX-Current-URL") or request.url
+        return "", 401, {"HX-Redirect": login_url("auth.login", next_url=page)}
+    return redirect(login_url("auth.login", next_url=request.url))
 
 
 def safe_next(target):
@@ -60,7 +72,7 @@ def _check(email: str, password: str) -> User | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @sign_in_limits
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("teams.index"))
     error = None
@@ -78,18 +90,18 @@ def login():
 
 
 @bp.errorhandler(RateLimitExceeded)
-def _too_many_attempts(error: RateLimitExceeded):
+def _too_many_attempts(error: RateLimitExceeded) -> ResponseReturnValue:
     return render_template("auth/login.html", error=TOO_MANY), 429
 
 
 @bp.errorhandler(redis.RedisError)
-def _limits_unavailable(error: redis.RedisError):
+def _limits_unavailable(error: redis.RedisError) -> ResponseReturnValue:
     return render_template("auth/login.html", error=LIMITS_DOWN), 503
 
 
 @bp.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     user = current_user._get_current_object()
     sessions.end_all([user.id])
     record_event("sign_out", user=user)

@@ -1,9 +1,10 @@
 """Security events: the team's page (newest first, paged) and record_event for the views that act."""
 from flask import Blueprint, render_template
+from peewee import Select
 from htmx_flask import request as htmx_request
 
 from webapp.events.record import ACTIONS, configure_logging, record_event
-from webapp.models import SecurityEvent, TeamLeader
+from webapp.models import SecurityEvent, Team, TeamLeader
 from webapp.paging import page_arg, page_of
 from webapp.teams import leader_required
 
@@ -19,7 +20,7 @@ def _labels() -> dict:
     return {"security_event_labels": ACTIONS}
 
 
-def team_events(team_id: int):
+def team_events(team_id: int) -> Select:
     """The team's events: those acting on the team, and sign-ins and sign-outs of its leaders' accounts."""
     leaders = TeamLeader.select(TeamLeader.user).where(TeamLeader.team == team_id)
     account_events = SecurityEvent.team.is_null() & SecurityEvent.user.in_(leaders)
@@ -28,7 +29,7 @@ def team_events(team_id: int):
 
 @bp.get("/")
 @leader_required
-def index(team):
+def index(team: Team) -> str:
     events = page_of(team_events(team.id).order_by(SecurityEvent.id.desc()), page_arg(), EVENTS_PER_PAGE)
     template = "events/_list.html" if htmx_request.htmx else "events/index.html"
     return render_template(template, team=team, events=events)
