@@ -56,14 +56,16 @@ def set_password(email: str, password: str) -> None:
     """Set a new password for an account; every session of that account ends."""
     from webapp.accounts import set_password as set_account_password
     from webapp.auth.passwords import PasswordPolicyError
+    from webapp.events import record_event
 
     with database.connection_context():
         try:
             user = set_account_password(email, password)
         except PasswordPolicyError as refused:
             raise click.ClickException(str(refused)) from None
-    if user is None:
-        raise click.ClickException(f"No account has the email {email}.")
+        if user is None:
+            raise click.ClickException(f"No account has the email {email}.")
+        record_event("password_set", user=user, detail="with the set-password command")
     click.echo(f"New password set for {user.email}; all its sessions ended.")
 
 

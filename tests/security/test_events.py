@@ -158,3 +158,13 @@ def test_the_page_is_paged_newest_first(signed_in, team, leader):
     assert "edit number 069" in second and "edit number 070" not in second and "edit number 020" in second
     last = signed_in.get(f"/teams/{team.id}/events/?page=3").get_data(as_text=True)
     assert "Signed in" in last and "edit number 019" in last and "Signed in" not in first
+
+
+def test_a_password_set_on_the_command_line_is_shown_to_the_accounts_team(runner, signed_in, leader, team, theirs,
+                                                                         other_team, log_lines):
+    runner.invoke(args=["set-password", leader.email], input="another long passphrase\n" * 2)
+    sign_in(signed_in, leader.email, "another long passphrase")
+    assert_seen_by_own_team_only(signed_in, team, theirs, other_team, "Password set", "with the set-password command")
+    line = [line for line in log_lines() if line["event"] == "password_set"][0]
+    assert (line["who"], line["from"]) == (leader.email, None)
+    assert "another long passphrase" not in json.dumps(log_lines())

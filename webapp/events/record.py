@@ -17,6 +17,7 @@ ACTIONS = {
     "sign_in": "Signed in",
     "sign_in_failed": "Sign-in failed",
     "sign_out": "Signed out",
+    "password_set": "Password set",
     "connected": "Connected to Microsoft",
     "disconnected": "Disconnected from Microsoft",
     "sync_settings_changed": "Changed the sync settings",
