@@ -1,4 +1,5 @@
-"""Fixtures for the security tests: a member account that can sign in, and the portal under gunicorn."""
+"""Fixtures for the security tests: a member account that can sign in, the portal under gunicorn, and the
+connected team and worker environment of the sync and worker tests."""
 import os
 import socket
 import subprocess
@@ -10,6 +11,8 @@ import pytest
 import requests
 
 from tests.conftest import ENCRYPTION_KEY, PASSWORD
+from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
+from tests.worker.conftest import redis_connection, synced_team, worker_env  # noqa: F401 (a connected team, rq)
 from webapp.auth.passwords import hash_password
 from webapp.models import User
 

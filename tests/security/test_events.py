@@ -6,9 +6,8 @@ from html import unescape
 import pytest
 
 from fake_entra import demo
-from tests.conftest import PASSWORD
 from tests.security.conftest import sign_in
-from tests.sync_page.conftest import connect_oauth, entra, page_url  # noqa: F401
+from tests.sync_page.conftest import connect_oauth, page_url
 from webapp.models import SecurityEvent, SyncRun, User
 
 HTMX = {"HX-Request": "true"}
@@ -165,6 +164,6 @@ def test_a_password_set_on_the_command_line_is_shown_to_the_accounts_team(runner
     runner.invoke(args=["set-password", leader.email], input="another long passphrase\n" * 2)
     sign_in(signed_in, leader.email, "another long passphrase")
     assert_seen_by_own_team_only(signed_in, team, theirs, other_team, "Password set", "with the set-password command")
-    line = [line for line in log_lines() if line["event"] == "password_set"][0]
+    line = next(line for line in log_lines() if line["event"] == "password_set")
     assert (line["who"], line["from"]) == (leader.email, None)
     assert "another long passphrase" not in json.dumps(log_lines())

@@ -3,7 +3,7 @@ import datetime as dt
 
 from tests.conftest import PASSWORD
 from tests.security.conftest import sign_in, signed_out
-from tests.worker.conftest import redis_connection, run_of, run_worker, synced_team, worker_env  # noqa: F401
+from tests.worker.conftest import run_of, run_worker
 from webapp.auth.passwords import hash_password
 from webapp.engine.runs import start_sync
 from webapp.models import SyncSettings, User, UserSession, utcnow

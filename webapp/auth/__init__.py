@@ -3,8 +3,8 @@ from urllib.parse import urlsplit
 
 import redis
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_limiter.errors import RateLimitExceeded
 from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from htmx_flask import request as htmx_request
 

@@ -1,7 +1,7 @@
 """Security events: the team's page (newest first, paged) and record_event for the views that act."""
 from flask import Blueprint, render_template
-from peewee import Select
 from htmx_flask import request as htmx_request
+from peewee import Select
 
 from webapp.events.record import ACTIONS, configure_logging, record_event
 from webapp.models import SecurityEvent, Team, TeamLeader
