@@ -1,6 +1,8 @@
 """Server-side sessions: sign-out, password changes and deactivation end them; idle and absolute expiry."""
 import datetime as dt
 
+from playwright.sync_api import expect
+
 from tests.conftest import PASSWORD
 from tests.security.conftest import sign_in, signed_out
 from tests.worker.conftest import run_of, run_worker
@@ -140,3 +142,21 @@ def test_an_htmx_request_of_an_ended_session_moves_the_page_to_sign_in(app, sign
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == f"/login?next=%2Fteams%2F{team.id}%2Fentra-sync%2F"
     assert "Please sign in to continue." in signed_in.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+
+
+def test_in_the_browser_an_ended_session_leads_to_sign_in_and_back(app, page, live_server, team, leader):
+    """The members search (htmx) of a browser whose session went idle shows the sign-in page, then the team."""
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(leader.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("26 members")).to_be_visible()
+    UserSession.update(last_seen_at=utcnow() - dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)).execute()
+    page.get_by_role("searchbox", name="Search members").fill("Member 0000")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Please sign in to continue.")).to_be_visible()
+    page.get_by_label("Email").fill(leader.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name=team.name)).to_be_visible()
+    assert page.url.startswith(f"{live_server}/teams/{team.id}/members/")
