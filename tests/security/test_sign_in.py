@@ -74,7 +74,7 @@ def test_the_client_limit_holds_across_accounts(app, leader):
     assert sign_in(from_address(app, "192.0.2.10"), leader.email).status_code == 302
 
 
-def test_with_redis_down_sign_in_is_refused_and_says_why(app, leader):
+def test_with_redis_down_sign_in_is_refused_and_says_why(app, leader, caplog):
     redis_down = create_app({key: app.config[key] for key in OVERRIDES}
                             | {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     redis_down.test_client_class = app.test_client_class
@@ -87,6 +87,7 @@ def test_with_redis_down_sign_in_is_refused_and_says_why(app, leader):
         assert "the service that counts sign-in attempts (Redis) cannot be reached" in response.get_data(as_text=True)
     assert time.monotonic() - started < 15
     assert UserSession.select().count() == 0 and failed_checks(leader.email) == 0
+    assert "Sign-in refused: the sign-in attempt counter (Redis) is unreachable" in caplog.text
 
 
 def _refusal_seconds(app, email, n):

@@ -1,4 +1,5 @@
 """Sign-in and sign-out for team leaders."""
+import logging
 from urllib.parse import urlsplit
 
 import redis
@@ -15,6 +16,7 @@ from webapp.events import record_event
 from webapp.models import User
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 TOO_MANY = "Too many failed sign-in attempts. Wait 15 minutes and try again."
 LIMITS_DOWN = ("Sign-in is unavailable for a moment: the service that counts sign-in attempts (Redis) cannot be "
@@ -96,6 +98,7 @@ def _too_many_attempts(error: RateLimitExceeded) -> ResponseReturnValue:
 
 @bp.errorhandler(redis.RedisError)
 def _limits_unavailable(error: redis.RedisError) -> ResponseReturnValue:
+    log.error("Sign-in refused: the sign-in attempt counter (Redis) is unreachable: %s", error.__class__.__name__)
     return render_template("auth/login.html", error=LIMITS_DOWN), 503
 
 
