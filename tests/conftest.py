@@ -68,12 +68,15 @@ class PortalClient(FlaskClient):
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault("X-CSRFToken", self.fetch_csrf_token())
             kwargs["headers"] = headers
-        return super().post(*args, **kwargs)
+        response = super().post(*args, **kwargs)
+        if str(args[0] if args else kwargs.get("path", "")).startswith(("/login", "/logout")):
+            self.csrf_token = None  # signing in or out starts a new session, with a new token in the next page
+        return response
 
     def fetch_csrf_token(self):
         if self.csrf_token is None:
-            page = self.get("/login").get_data(as_text=True)
-            self.csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            page = self.get("/login", follow_redirects=True).get_data(as_text=True)
+            self.csrf_token = re.search(r'(?:name="csrf_token" value="|"X-CSRFToken": ")([^"]+)"', page).group(1)
         return self.csrf_token
 
 

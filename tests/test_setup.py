@@ -26,10 +26,10 @@ def test_commands_create_a_team_and_its_leader(runner, app):
     result = runner.invoke(args=["create-team", "Analysts"])
     team_id = int(result.output.split()[1].rstrip(":"))
     result = runner.invoke(args=["create-leader", "Boss@Example.com", "--team", str(team_id)],
-                           input="s3cret-pass\ns3cret-pass\n")
+                           input="s3cret-passphrase\ns3cret-passphrase\n")
     assert "boss@example.com now leads team" in result.output
     client = app.test_client()
-    assert client.post("/login", data={"email": "boss@example.com", "password": "s3cret-pass"}).status_code == 302
+    assert client.post("/login", data={"email": "boss@example.com", "password": "s3cret-passphrase"}).status_code == 302
     assert "Analysts" in client.get("/", follow_redirects=True).get_data(as_text=True)
 
 

@@ -59,9 +59,12 @@ def create_app(overrides=None):
     htmx.init_app(app)
     request_checks.init_app(app)
 
-    from webapp import auth, members, runs, sync, teams
+    from webapp import auth, events, members, runs, sync, teams
+    from webapp.auth.limits import init_limiter
 
-    for area in (auth, teams, members, sync, runs):
+    init_limiter(app)
+    events.configure_logging()
+    for area in (auth, teams, members, sync, runs, events):
         app.register_blueprint(area.bp)
 
     from webapp.cli import register as register_commands

@@ -9,6 +9,7 @@ def register(app):
     app.cli.add_command(migrate_command)
     app.cli.add_command(create_team)
     app.cli.add_command(create_leader)
+    app.cli.add_command(set_password)
     app.cli.add_command(demo_data)
 
 
@@ -38,10 +39,34 @@ def create_team(name):
 def create_leader(email, team_id, name, password):
     """Create (or promote) a user as leader of a team."""
     from webapp.accounts import make_leader
+    from webapp.auth.passwords import PasswordPolicyError
 
     with database.connection_context():
-        user = make_leader(email, team_id, password, name=name)
+        try:
+            user = make_leader(email, team_id, password, name=name)
+        except PasswordPolicyError as refused:
+            raise click.ClickException(str(refused)) from None
     click.echo(f"{user.email} now leads team {team_id}.")
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.password_option()
+def set_password(email: str, password: str) -> None:
+    """Set a new password for an account; every session of that account ends."""
+    from webapp.accounts import set_password as set_account_password
+    from webapp.auth.passwords import PasswordPolicyError
+    from webapp.events import record_event
+
+    with database.connection_context():
+        try:
+            user = set_account_password(email, password)
+        except PasswordPolicyError as refused:
+            raise click.ClickException(str(refused)) from None
+        if user is None:
+            raise click.ClickException(f"No account has the email {email}.")
+        record_event("password_set", user=user, detail="with the set-password command")
+    click.echo(f"New password set for {user.email}; all its sessions ended.")
 
 
 @click.command("demo-data")

@@ -3,7 +3,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database, is_sqlite
-from webapp.models import ALL_MODELS, SchemaVersion, SyncRun, SyncSettings, User
+from webapp.models import ALL_MODELS, SchemaVersion, SecurityEvent, SyncRun, SyncSettings, User, UserSession
 from webapp.search import create_search_indexes, one_search_index
 
 
@@ -41,6 +41,11 @@ def _drop_redundant_user_index():
     database.execute_sql("DROP INDEX IF EXISTS users_team_id_name")
 
 
+def _sessions_and_security_events():
+    """Server-side sign-in sessions and the security event log."""
+    database.create_tables([UserSession, SecurityEvent], safe=True)
+
+
 def _group_name_fits_microsoft():
     """A Sync Group's name can be as long as Microsoft allows (256 characters); SQLite does not limit it."""
     if not is_sqlite():
@@ -55,7 +60,8 @@ MIGRATIONS = [
     (4, _drop_redundant_user_index),
     (5, one_search_index),
     (6, _run_notice),
-    (7, _group_name_fits_microsoft),
+    (7, _sessions_and_security_events),
+    (8, _group_name_fits_microsoft),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The schema: teams, users, leaders, Entra connections, sync settings and sync runs."""
+"""The schema: teams, users, leaders, sign-in sessions, Entra connections, sync settings, sync runs and the
+security event log."""
 import datetime as dt
 
 from peewee import (
@@ -150,9 +151,37 @@ class SyncOutcome(BaseModel):
         indexes = ((("run", "action"), False),)
 
 
+class UserSession(BaseModel):
+    """A signed-in browser: its cookie holds a random token, the row only the token's SHA-256."""
+
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+
+
+class SecurityEvent(BaseModel):
+    """Who did what, from where: sign-ins, connections, settings and member changes.
+
+    `team` is the team acted on; sign-ins and sign-outs have none and name the account in `user`."""
+
+    id = AutoField()
+    created_at = DateTimeField(default=utcnow)
+    action = CharField(max_length=40)
+    team = ForeignKeyField(Team, null=True, on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    email = CharField(max_length=320, default="")  # who, as the account was named at the time
+    client_address = CharField(max_length=64, default="")
+    detail = CharField(max_length=500, default="")
+
+    class Meta:
+        indexes = ((("team", "id"), False), (("user", "id"), False))
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField(primary_key=True)
     applied_at = DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Team, User, TeamLeader, EntraConnection, SyncSettings, SyncRun, SyncOutcome]
+ALL_MODELS = [Team, User, TeamLeader, EntraConnection, SyncSettings, SyncRun, SyncOutcome, UserSession,
+              SecurityEvent]

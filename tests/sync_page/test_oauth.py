@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 from fake_entra import demo
 from tests.sync_page.conftest import connect_oauth, page_url, return_to_portal, start_connect
 from webapp import connections
-from webapp.models import EntraConnection, SyncSettings
+from webapp.models import EntraConnection, SyncSettings, TeamLeader
 from webapp.sync.oauth import issuer_matches_tenant
 
 
@@ -50,14 +50,23 @@ def test_a_forged_or_stale_state_is_refused(entra, signed_in, team):
     assert connections.connection_of(team.id) is None
 
 
-def test_the_callback_rechecks_that_the_user_leads_the_team(entra, signed_in, team, auth, make_team,
-                                                            make_leader_of):
+def test_the_callback_rechecks_that_the_user_leads_the_team(entra, signed_in, team, leader):
+    callback = entra.sign_in(start_connect(signed_in, team))
+    TeamLeader.delete().where(TeamLeader.user == leader.id).execute()
+    parts = urlsplit(callback)
+    assert signed_in.get(f"{parts.path}?{parts.query}").status_code == 404
+    assert connections.connection_of(team.id) is None
+
+
+def test_a_connect_started_before_sign_out_is_void_after_signing_in_again(entra, signed_in, team, auth, make_team,
+                                                                          make_leader_of):
     callback = entra.sign_in(start_connect(signed_in, team))
     other = make_leader_of(make_team("Other team"))
     auth.logout()
     auth.login(other.email)
     parts = urlsplit(callback)
-    assert signed_in.get(f"{parts.path}?{parts.query}").status_code == 404
+    response = signed_in.get(f"{parts.path}?{parts.query}")
+    assert (response.status_code, response.headers["Location"]) == (302, "/teams/")
     assert connections.connection_of(team.id) is None
 
 

@@ -9,7 +9,7 @@ from peewee import Case
 
 from webapp.db import database, is_postgres
 from webapp.engine.team_side import chunks
-from webapp.models import SyncOutcome, SyncRun, TeamLeader, User, utcnow
+from webapp.models import SyncOutcome, SyncRun, TeamLeader, User, UserSession, utcnow
 
 CHUNK = 400
 INSERT_CHUNK = 5000  # rows per transaction: fewer commits rewrite far fewer index pages (SQLite WAL)
@@ -182,6 +182,8 @@ class _Writer:
                 leaving = User.id.in_(batch) & (User.team == self.team_id) & User.id.not_in(own_leaders)
                 ids = [row[0] for row in User.select(User.id).where(leaving).tuples()]
                 deactivate = User.id.in_(ids) & (User.synced_by_team == self.team_id) & User.id.not_in(leaders)
+                # a deactivated account is signed out everywhere, in the same transaction
+                UserSession.delete().where(UserSession.user.in_(User.select(User.id).where(deactivate))).execute()
                 User.update(team=None, active=False, removed_at=now, removed_from_team=self.team_id).where(
                     deactivate).execute()
                 User.update(team=None, removed_at=now, removed_from_team=self.team_id).where(

@@ -6,7 +6,9 @@ from htmx_flask import request as htmx_request
 from peewee import fn
 
 from webapp import membership
+from webapp.auth import sessions
 from webapp.db import database
+from webapp.events import record_event
 from webapp.members.forms import validate_member
 from webapp.engine.team_side import load_leader_ids
 from webapp.models import TeamLeader, User, utcnow
@@ -94,8 +96,10 @@ def update(team, user_id):
         errors["email"] = NOT_OWNED_EMAIL
     if errors:
         return render_template("members/_edit_row.html", team=team, member=member, values=values, errors=errors), 422
+    changed = [field for field, value in values.items() if value != getattr(member, field)]
     User.update(**values).where(User.id == member.id).execute()
     membership.changed(current_app.extensions["redis"], team.id)
+    record_event("member_edited", team.id, detail=f"{member.email}: {', '.join(changed) or 'nothing'} changed")
     member = User.get_by_id(member.id)
     return render_template("members/_row.html", team=team, member=member, leaders=load_leader_ids(team.id),
                            saved=True)
@@ -112,8 +116,13 @@ def remove(team, user_id):
     kept_active = not owns_account(team, member)
     if not kept_active:
         values[User.active] = False
-    User.update(values).where(User.id == member.id).execute()
+    with database.atomic():
+        User.update(values).where(User.id == member.id).execute()
+        if not kept_active:
+            sessions.end_all([member.id])
     membership.changed(current_app.extensions["redis"], team.id)
+    record_event("member_removed", team.id,
+                 detail=member.email + ("" if kept_active else " (account deactivated)"))
     if htmx_request.htmx:
         return render_template("members/_removed_row.html", team=team, member=member, kept_active=kept_active)
     return redirect(url_for("members.index", team_id=team.id), code=303)
@@ -141,4 +150,5 @@ def restore(team, user_id):
     if not restored:
         abort(404)
     membership.changed(current_app.extensions["redis"], team.id)
+    record_event("member_restored", team.id, detail=User.get_by_id(user_id).email)
     return redirect(url_for("members.removed", team_id=team.id), code=303)

@@ -7,6 +7,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from htmx_flask import request as htmx_request
 
 from webapp.engine.runs import stale_runs, start_sync
+from webapp.events import record_event
 from webapp.paging import page_arg, page_of
 from webapp.runs import queries
 from webapp.search import search_arg
@@ -97,6 +98,7 @@ def confirm(team, run_id):
     run = _run_or_404(team, run_id)
     if queries.reviewable(run):
         start_sync(team.id, "confirm", current_app.extensions["redis"], reviewed_run_id=run.id)
+        record_event("removals_confirmed", team.id, detail=f"held by sync run #{run.id}")
         message = "Removals confirmed: a sync is removing them now, if the group has not changed since."
     else:
         message = "These removals can no longer be confirmed: a newer sync has run. Review its result instead."

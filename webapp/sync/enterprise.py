@@ -6,6 +6,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from webapp import connections
+from webapp.events import record_event
 from webapp.microsoft import (AppOnlyTokenProvider, GraphClient, MicrosoftError, Transport, UnexpectedResponse,
                               enterprise_app_errors)
 from webapp.microsoft.errors import FIELD_TENANT_ID, parse_json
@@ -79,6 +80,7 @@ def load_groups(team):
                                     None if keeps_secret else secret, box,
                                     tenant_name=_tenant_name(fields["tenant_id"], groups),
                                     connected_by=current_user.id)
+    record_event("connected", team.id, detail=f"Enterprise app {fields['client_id']}, tenant {tenant_id}")
     settings = render_template("sync/_settings.html", team=team, connection=connections.connection_of(team.id),
                                form=saved_form(settings_of(team)), errors={}, oob=True, groups=groups,
                                search="", limit=GROUPS_SHOWN)

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from joserfc.errors import JoseError
 
 from webapp import connections
+from webapp.events import record_event
 from webapp.microsoft import NetworkError
 from webapp.models import Team, TeamLeader
 from webapp.sync import PAGE, bp
@@ -160,6 +161,6 @@ def oauth_callback():
         return _end(team, OTHER_TENANT.format(_tenant_name(claims), expect["tenant_name"], expect["tenant_name"]))
     connections.save_oauth(team.id, claims["tid"], _tenant_name(claims), token["refresh_token"],
                            current_app.extensions["secret_box"], current_user.id)
-    log.info("Team %s connected to Entra tenant %s by user %s", team.id, claims["tid"], current_user.id)
+    record_event("connected", team.id, detail=f"Connect Microsoft OAuth, tenant {claims['tid']}")
     return _end(team)
 

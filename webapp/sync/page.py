@@ -2,12 +2,13 @@
 import json
 
 from flask import current_app, flash, redirect, render_template, session, url_for
-from flask_login import current_user
 from htmx_flask import request as htmx_request
 
 from webapp import connections
 from webapp.db import database
 from webapp.engine.runs import active_run, start_sync
+from webapp.events import record_event
+from webapp.events.settings import settings_change
 from webapp.microsoft import MicrosoftError
 from webapp.models import SyncSettings, utcnow
 from webapp.sync import PAGE, bp
@@ -61,9 +62,12 @@ def save_settings(team, form):
     values = {"group_id": form["group_id"] or None, "group_name": name or "",
               "selected_user_ids": json.dumps(form["user_ids"]) if form["user_ids"] and form["group_id"] else None,
               "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"], "updated_at": utcnow()}
+    change = settings_change(settings_of(team), values)
     with database.atomic():
         if SyncSettings.update(**values).where(SyncSettings.team == team).execute() == 0:
             SyncSettings.create(team=team, **values)
+    if change:
+        record_event("sync_settings_changed", team.id, detail=change)
     form["group_name"] = name or ""
     return None
 
@@ -103,7 +107,7 @@ def sync_now(team):
 @leader_required
 def disconnect(team):
     connections.disconnect(team.id)
-    current_app.logger.info("Team %s disconnected from Entra by user %s", team.id, current_user.id)
+    record_event("disconnected", team.id)
     flash("Disconnected from Microsoft. Connect again to choose a Sync Group.")
     return _back_to_page(team)
 
