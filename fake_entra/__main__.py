@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--groups", type=int, default=50, help="groups of the generated tenant")
     parser.add_argument("--big-group-size", type=int, help="users in its 'All Staff' group (default: all)")
     parser.add_argument("--data", help="JSON file with extra tenants, apps and consent")
+    parser.add_argument("--index-lag", type=float, default=0.0, metavar="SECONDS",
+                        help="advanced queries (ConsistencyLevel: eventual member reads, $search) see group "
+                             "membership as it was this many seconds ago, like Graph's index; delta stays current")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the launching process dies")
     options = parser.parse_args(argv)
@@ -37,7 +40,9 @@ def main(argv: list[str] | None = None) -> None:
             data = json.load(handle)
     if options.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    emulator = Emulator(generate_args, data)
+    if not 0 <= options.index_lag <= 3600:
+        parser.error("--index-lag must be between 0 and 3600 seconds")
+    emulator = Emulator(generate_args, data, options.index_lag)
     server = serve(emulator, options.host, options.port)
     print(f"fake_entra listening on http://{options.host}:{server.server_port}", flush=True)
     try:

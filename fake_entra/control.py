@@ -26,6 +26,7 @@ RULES = Map([
     Rule("/_fake/faults/clear", endpoint="clear_faults", methods=["POST"]),
     Rule("/_fake/token-lifetime", endpoint="token_lifetime", methods=["POST"]),
     Rule("/_fake/throttling", endpoint="throttling", methods=["POST"]),
+    Rule("/_fake/index-lag", endpoint="index_lag", methods=["POST"]),
     Rule("/_fake/refresh-tokens/revoke", endpoint="revoke_refresh_tokens", methods=["POST"]),
     Rule("/_fake/tenants", endpoint="list_tenants", methods=["GET"]),
     Rule("/_fake/tenants", endpoint="create_tenant", methods=["POST"]),
@@ -34,6 +35,7 @@ RULES = Map([
     Rule("/_fake/tenants/<tenant>/users/<object_id>", endpoint="update_user", methods=["PATCH"]),
     Rule("/_fake/tenants/<tenant>/users/<object_id>", endpoint="remove_object", methods=["DELETE"]),
     Rule("/_fake/tenants/<tenant>/groups", endpoint="add_group", methods=["POST"]),
+    Rule("/_fake/tenants/<tenant>/objects", endpoint="add_object", methods=["POST"]),
     Rule("/_fake/tenants/<tenant>/groups/<object_id>", endpoint="update_group", methods=["PATCH"]),
     Rule("/_fake/tenants/<tenant>/groups/<object_id>", endpoint="remove_object", methods=["DELETE"]),
     Rule("/_fake/tenants/<tenant>/groups/<group_id>/members", endpoint="add_member", methods=["POST"]),
@@ -126,6 +128,11 @@ class Control:
         return self.emulator.throttle.configure(bool(data.get("enabled", True)), data.get("limit"),
                                                 float(data.get("window", 10.0)))
 
+    def index_lag(self, data):
+        """Make advanced queries see membership {seconds} ago (0: current) until the next reset."""
+        self.emulator.directory.set_index_lag(float(data["seconds"]))
+        return {"seconds": self.emulator.directory.index_lag}
+
     def revoke_refresh_tokens(self, data):
         """Invalidate refresh tokens, filtered by tenant_id, user_id and client_id."""
         tenant_id = data.get("tenant_id")
@@ -175,6 +182,11 @@ class Control:
         for member_id in data.get("members", []):
             target.add_member(group["id"], member_id)
         return group
+
+    def add_object(self, data, tenant):
+        """Create a contact, device or service principal: {@odata.type, displayName, id?, ...}."""
+        target = self.tenant(tenant)
+        return target.add_other({**data, "id": data.get("id") or str(uuid.uuid4())})
 
     def update_group(self, data, tenant, object_id):
         """Rename or otherwise change a group."""

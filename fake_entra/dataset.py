@@ -8,7 +8,8 @@ from fake_entra.directory import App, Directory, Secret, Tenant, make_group, mak
 
 # The file's shape, so a data set can be written by hand:
 # {"tenants": [{"id", "domain", "name", "users": [{Graph properties, "password"?, "admin"?}],
-#               "groups": [{Graph properties, "members": [object ids]}]}],
+#               "groups": [{Graph properties, "members": [object ids]}],
+#               "objects": [{"@odata.type": orgContact | device | servicePrincipal, "id", "displayName", ...}]}],
 #  "apps": [{"client_id", "display_name", "home_tenant_id", "multi_tenant"?, "redirect_uris"?,
 #            "secrets": [{"secret_id", "value", "expires_in_days"}], "delegated_permissions"?,
 #            "application_permissions"?}],
@@ -26,6 +27,8 @@ def load_data(directory: Directory, data: dict) -> None:
                                                                 "password", "admin")}
             tenant.add_user(make_user(user["id"], user["displayName"], user["userPrincipalName"], **props),
                             user.get("password"), bool(user.get("admin")))
+        for obj in spec.get("objects", []):
+            tenant.add_other(dict(obj))
         for group in spec.get("groups", []):
             props = {k: v for k, v in group.items() if k not in ("id", "displayName", "members")}
             tenant.add_group(make_group(group["id"], group["displayName"], **props))

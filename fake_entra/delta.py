@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from fake_entra.graph import Call
 
 MEMBER_SLICE = 500
+MAX_FILTERED_IDS = 50  # "There is a limit of 50 filtered objects" (user: delta, group: delta)
 SYNC_STATE_NOT_FOUND = "The sync state generation is not found or has expired. Please start a new full sync."
 
 
@@ -52,13 +53,19 @@ def select_of(call: Call, allowed: tuple[str, ...]) -> list[str] | None:
     return names
 
 
-def page_size(call: Call) -> int:
-    """Honour Prefer: odata.maxpagesize=N like Graph; default 200 entries per page."""
+def preferences(call: Call) -> dict[str, str]:
+    """The Prefer header's name=value parts, names in lower case."""
+    found = {}
     for part in call.request.headers.get("Prefer", "").split(","):
         name, _, value = part.strip().partition("=")
-        if name == "odata.maxpagesize" and value.isdigit():
-            return max(1, min(int(value), 999))
-    return 200
+        found[name.strip().lower()] = value.strip()
+    return found
+
+
+def page_size(call: Call) -> int:
+    """Honour Prefer: odata.maxpagesize=N like Graph; default 200 entries per page."""
+    value = preferences(call).get("odata.maxpagesize", "")
+    return max(1, min(int(value), 999)) if value.isdigit() else 200
 
 
 def finish(call: Call, entries: list[dict], fragment: str, select: list[str] | None) -> Snapshot:
@@ -72,29 +79,42 @@ def finish(call: Call, entries: list[dict], fragment: str, select: list[str] | N
 
 
 def users_snapshot(call: Call) -> Snapshot:
-    """All users, or the users changed and removed since the token."""
+    """All users, or the users changed and removed since the token; $filter=id eq '…' narrows both.
+
+    In rounds after the first an entry leaves out the properties that were never set, and with
+    Prefer: return=minimal it holds only the properties that changed since the token (user: delta)."""
     select = select_of(call, USER_PROPERTIES)
     names = list(select or USER_DEFAULT_SELECT)
     if "id" not in names:
         names.append("id")
     tenant = call.tenant
+    wanted = filtered_ids(call)
     start = start_position(call)
     if start is None:
-        entries = [{n: u.get(n) for n in names} for u in tenant.users.values()]
+        entries = [{n: u.get(n) for n in names} for u in tenant.users.values() if wanted is None or u["id"] in wanted]
         return finish(call, entries, "users", select)
-    changed: dict[str, str | None] = {}
+    changed: dict[str, set[str] | None] = {}
+    removed: dict[str, str] = {}
     for event in tenant.log[start:]:
-        if event[0] == "user":
-            changed[event[1]] = None
-        elif event[0] == "user-":
-            changed[event[1]] = event[2]
+        if event[0] not in ("user", "user-") or (wanted is not None and event[1] not in wanted):
+            continue
+        if event[0] == "user-":
+            changed.pop(event[1], None)
+            removed[event[1]] = event[2]
+        elif event[1] not in changed or changed[event[1]] is not None:
+            removed.pop(event[1], None)
+            changed[event[1]] = None if event[2] is None else (changed.get(event[1]) or set()) | event[2]
+    minimal = preferences(call).get("return") == "minimal"
     entries = []
-    for object_id, reason in changed.items():
+    for object_id, properties in changed.items():
         user = tenant.users.get(object_id)
-        if user is not None:
-            entries.append({n: user.get(n) for n in names})
-        elif reason is not None:
-            entries.append({"id": object_id, "@removed": {"reason": reason}})
+        if user is None:
+            continue
+        shown = tenant.assigned[object_id]
+        if minimal and properties is not None:
+            shown = shown & properties
+        entries.append({n: user.get(n) for n in names if n == "id" or n in shown})
+    entries.extend({"id": object_id, "@removed": {"reason": reason}} for object_id, reason in removed.items())
     return finish(call, entries, "users", select)
 
 
@@ -108,14 +128,17 @@ def group_entries(group: dict, names: list[str], members: list[dict] | None) -> 
     return [{**base, "members@delta": part} for part in slices]
 
 
-def tracked_groups(call: Call) -> set[str] | None:
-    """Group ids named by $filter=id eq '...' [or id eq '...'], the one filter groups/delta takes."""
+def filtered_ids(call: Call) -> set[str] | None:
+    """Object ids named by $filter=id eq '...' [or id eq '...'], the one filter delta takes, at most 50 of them."""
     raw = call.request.args.get("$filter")
     if raw is None:
         return None
     alternatives = parse_filter(raw, ("id",))
     if any(len(group) != 1 or group[0][0] != "eq" for group in alternatives):
         raise GraphError(400, "Request_UnsupportedQuery", "Unsupported filter for delta query: use id eq '...'.")
+    if len(alternatives) > MAX_FILTERED_IDS:
+        raise GraphError(400, "Request_UnsupportedQuery",
+                         f"Too many objects in the delta filter: {len(alternatives)}. Max allowed: {MAX_FILTERED_IDS}.")
     return {group[0][2] for group in alternatives}
 
 
@@ -125,7 +148,7 @@ def groups_snapshot(call: Call) -> Snapshot:
     with_members = select is None or "members" in select
     names = [n for n in (select or GROUP_PROPERTIES) if n != "members"]
     tenant = call.tenant
-    wanted = tracked_groups(call)
+    wanted = filtered_ids(call)
     start = start_position(call)
     entries: list[dict] = []
     if start is None:

@@ -37,7 +37,9 @@ ENTERPRISE_APP_EXPIRED_SECRET_ID = "3a7e1c5b-9d2f-4b6a-8e4c-0f2d6b8a4c1e"
 ENTERPRISE_APP_PERMISSIONS = ("User.Read.All", "Group.Read.All", "GroupMember.Read.All")
 
 GROUP_NAMES = ("All Staff", "Training", "New Starters", "Sales", "Sales Leadership", "Engineering",
-               "Platform Team", "Marketing", "Empty Group")
+               "Platform Team", "Marketing", "Mentoring Circle", "Empty Group")
+# The Microsoft 365 groups (groupTypes "Unified"): they hold users only and sit in no other group.
+MICROSOFT_365_GROUPS = ("Mentoring Circle",)
 
 DEPARTMENT_STAFF = {
     "Sales": ("Alex Wilber", "Adele Vance", "Grady Archie", "Henrietta Mueller", "Isaiah Langer",
@@ -111,20 +113,25 @@ def add_contoso_people(tenant: Tenant) -> None:
     for name in ("Lynne Robbins", "Christie Cline"):
         tenant.add_user(make_user(user_id(name), name, f"{handle(name)}@{TENANT_DOMAIN}", mail=None,
                                   department="Support"), USER_PASSWORD)
-    tenant.others[object_id(TENANT_ID, "contact", "Northwind Buyer")] = {
-        "@odata.type": "#microsoft.graph.orgContact", "id": object_id(TENANT_ID, "contact", "Northwind Buyer"),
-        "displayName": "Northwind Buyer", "mail": "buyer@northwind.example"}
-    tenant.others[object_id(TENANT_ID, "device", "Lab Kiosk 01")] = {
-        "@odata.type": "#microsoft.graph.device", "id": object_id(TENANT_ID, "device", "Lab Kiosk 01"),
-        "displayName": "Lab Kiosk 01"}
+    tenant.add_other({"@odata.type": "#microsoft.graph.orgContact",
+                      "id": object_id(TENANT_ID, "contact", "Northwind Buyer"), "displayName": "Northwind Buyer",
+                      "mail": "buyer@northwind.example"})
+    tenant.add_other({"@odata.type": "#microsoft.graph.device", "id": object_id(TENANT_ID, "device", "Lab Kiosk 01"),
+                      "displayName": "Lab Kiosk 01"})
+    tenant.add_other({"@odata.type": "#microsoft.graph.servicePrincipal",
+                      "id": object_id(TENANT_ID, "servicePrincipal", "Build Agent"), "displayName": "Build Agent",
+                      "appId": object_id(TENANT_ID, "app", "Build Agent")})
 
 
 def add_contoso_groups(tenant: Tenant) -> None:
-    """Groups with nesting: Engineering holds Platform Team, Training holds New Starters and guests."""
+    """Security groups with nesting (Engineering holds Platform Team, Training holds New Starters and guests) and a
+    Microsoft 365 group of users only (Mentoring Circle)."""
     for name in GROUP_NAMES:
+        unified = name in MICROSOFT_365_GROUPS
         tenant.add_group(make_group(group_id(name), name, description=f"{name} at {TENANT_NAME}",
                                     mail=f"{handle(name).replace('.', '')}@{TENANT_DOMAIN}", mailEnabled=True,
-                                    groupTypes=["Unified"] if name == "Training" else []))
+                                    groupTypes=["Unified"] if unified else [], securityEnabled=not unified,
+                                    visibility="Private" if unified else None))
     staff = [u for u in tenant.users.values() if u["userType"] == "Member" and u["accountEnabled"]]
     for user in staff:
         tenant.add_member(group_id("All Staff"), user["id"])
@@ -137,6 +144,8 @@ def add_contoso_groups(tenant: Tenant) -> None:
         "Engineering": DEPARTMENT_STAFF["Engineering"][:6],
         "Platform Team": DEPARTMENT_STAFF["Engineering"][4:],
         "Marketing": DEPARTMENT_STAFF["Marketing"],
+        "Mentoring Circle": ("Megan Bowen", "Adele Vance", "Miriam Graham", "Debra Berger", "Kofi Mensah",
+                             "Lynne Robbins"),
     }
     for name, people in members.items():
         for person in people:
@@ -146,6 +155,7 @@ def add_contoso_groups(tenant: Tenant) -> None:
     tenant.add_member(group_id("Sales"), object_id(TENANT_ID, "contact", "Northwind Buyer"))
     tenant.add_member(group_id("Engineering"), group_id("Platform Team"))
     tenant.add_member(group_id("Platform Team"), object_id(TENANT_ID, "device", "Lab Kiosk 01"))
+    tenant.add_member(group_id("Platform Team"), object_id(TENANT_ID, "servicePrincipal", "Build Agent"))
 
 
 def add_demo_apps(directory: Directory) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ USER_DEFAULT_SELECT = (
     "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
 )
 OTHER_TYPES = ("#microsoft.graph.orgContact", "#microsoft.graph.device", "#microsoft.graph.servicePrincipal")
+UNIFIED = "Unified"
+HISTORY_SECONDS = 3600.0  # membership changes kept for the lagging index of advanced queries
 
 
 class DirectoryError(Exception):
@@ -49,6 +52,11 @@ def make_user(object_id: str, display_name: str, upn: str, **props) -> dict:
     }
     user.update(props)
     return user
+
+
+def is_unified(group: dict) -> bool:
+    """Whether a group is a Microsoft 365 group, which holds users only and sits in no group."""
+    return UNIFIED in (group.get("groupTypes") or [])
 
 
 def make_group(object_id: str, display_name: str, **props) -> dict:
@@ -112,17 +120,30 @@ class Tenant:
     log: list[tuple] = field(default_factory=list)
     delta_floor: int = 0
     by_login: dict[str, str] = field(default_factory=dict)
+    assigned: dict[str, set[str]] = field(default_factory=dict)
+    history: deque = field(default_factory=deque)
+    index_lag: float = 0.0
 
     def add_user(self, user: dict, password: str | None = None, admin: bool = False) -> dict:
-        """Store a user and index its sign-in names."""
+        """Store a user and index its sign-in names; its null properties count as never set."""
         self.users[user["id"]] = user
+        self.assigned[user["id"]] = {name for name, value in user.items() if value is not None}
         self.index_login(user)
         if password is not None:
             self.passwords[user["id"]] = password
         if admin:
             self.admins.add(user["id"])
-        self.log.append(("user", user["id"]))
+        self.log.append(("user", user["id"], None))
         return user
+
+    def add_other(self, obj: dict) -> dict:
+        """Store a directory object that is neither a user nor a group (contact, device, service principal)."""
+        if obj.get("@odata.type") not in OTHER_TYPES:
+            raise DirectoryError(f"@odata.type must be one of {', '.join(OTHER_TYPES)}")
+        if obj["id"] in self.users or obj["id"] in self.groups:
+            raise DirectoryError(f"object {obj['id']} already exists")
+        self.others[obj["id"]] = obj
+        return obj
 
     def index_login(self, user: dict) -> None:
         """Make the user findable by UPN and mail on the sign-in page."""
@@ -165,9 +186,41 @@ class Tenant:
             raise DirectoryError(f"object {member_id} not found")
         if member_id == group_id:
             raise DirectoryError("a group cannot contain itself")
+        # Entra's membership rules: a Microsoft 365 group holds users only, and no group holds one.
+        if kind != USER_TYPE and is_unified(self.groups[group_id]):
+            raise DirectoryError("a Microsoft 365 group can only have users as members")
+        if kind == GROUP_TYPE and is_unified(self.groups[member_id]):
+            raise DirectoryError("a Microsoft 365 group cannot be a member of a group")
         if member_id not in self.members[group_id]:
             self.members[group_id][member_id] = kind
             self.log.append(("member+", group_id, member_id, kind))
+            self.remember(group_id, member_id, kind, True)
+
+    def remember(self, group_id: str, member_id: str, kind: str, added: bool) -> None:
+        """Keep a timed membership change for the lagging view, forgetting those older than an hour."""
+        now = time.monotonic()
+        self.history.append((now, group_id, member_id, kind, added))
+        while self.history and self.history[0][0] < now - HISTORY_SECONDS:
+            self.history.popleft()
+
+    def indexed_members(self) -> dict[str, dict[str, str]]:
+        """Direct members of every group as the lagging index of advanced queries sees them (index_lag ago)."""
+        if self.index_lag <= 0:
+            return self.members
+        cutoff = time.monotonic() - self.index_lag
+        view = dict(self.members)
+        copied: set[str] = set()
+        for when, group_id, member_id, kind, added in reversed(self.history):
+            if when <= cutoff:
+                break
+            if group_id not in copied:
+                view[group_id] = dict(view.get(group_id, {}))
+                copied.add(group_id)
+            if added:
+                view[group_id].pop(member_id, None)
+            else:
+                view[group_id][member_id] = kind
+        return view
 
     def remove_member(self, group_id: str, member_id: str) -> None:
         """Remove a direct member from a group."""
@@ -177,6 +230,7 @@ class Tenant:
         if kind is None:
             raise DirectoryError(f"object {member_id} is not a member of {group_id}")
         self.log.append(("member-", group_id, member_id, kind))
+        self.remember(group_id, member_id, kind, False)
 
     def update_user(self, user_id: str, changes: dict) -> dict:
         """Change Graph properties of a user (rename, mail, UPN, enable/disable...)."""
@@ -190,9 +244,11 @@ class Tenant:
             self.passwords[user_id] = changes["password"]
         if "admin" in changes:
             (self.admins.add if changes["admin"] else self.admins.discard)(user_id)
-        user.update({k: v for k, v in changes.items() if k in USER_PROPERTIES})
+        properties = {k: v for k, v in changes.items() if k in USER_PROPERTIES}
+        user.update(properties)
+        self.assigned[user_id] |= set(properties)
         self.index_login(user)
-        self.log.append(("user", user_id))
+        self.log.append(("user", user_id, frozenset(properties)))
         return user
 
     def update_group(self, group_id: str, changes: dict) -> dict:
@@ -202,6 +258,10 @@ class Tenant:
             raise DirectoryError(f"group {group_id} not found")
         if set(changes) - set(GROUP_PROPERTIES) or "id" in changes:
             raise DirectoryError("unknown group property")
+        if is_unified(changes) and not is_unified(group) and (
+                any(kind != USER_TYPE for kind in self.members[group_id].values())
+                or any(group_id in members for members in self.members.values())):
+            raise DirectoryError("only a group holding users only, and in no group, can become a Microsoft 365 group")
         group.update(changes)
         self.log.append(("group", group_id))
         return group
@@ -213,6 +273,7 @@ class Tenant:
                 self.remove_member(group_id, object_id)
         if object_id in self.users:
             del self.users[object_id]
+            self.assigned.pop(object_id, None)
             self.passwords.pop(object_id, None)
             self.admins.discard(object_id)
             self.log.append(("user-", object_id, reason))
@@ -225,14 +286,16 @@ class Tenant:
         else:
             raise DirectoryError(f"object {object_id} not found")
 
-    def transitive_members(self, group_id: str) -> dict[str, str]:
-        """Every object below a group, nested groups included, each once, in walk order."""
+    def transitive_members(self, group_id: str, members: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+        """Every object below a group, nested groups included, each once, in walk order (of `members`, by default
+        the current direct members)."""
+        members = self.members if members is None else members
         found: dict[str, str] = {}
         pending = deque([group_id])
         seen = {group_id}
         while pending:
             current = pending.popleft()
-            for member_id, kind in self.members.get(current, {}).items():
+            for member_id, kind in members.get(current, {}).items():
                 if member_id not in found:
                     found[member_id] = kind
                 if kind == GROUP_TYPE and member_id not in seen:
@@ -253,11 +316,26 @@ class Directory:
     apps: dict[str, App] = field(default_factory=dict)
     generation: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     lock: threading.RLock = field(default_factory=threading.RLock)
+    index_lag: float = 0.0
 
     def add_tenant(self, tenant: Tenant) -> Tenant:
-        """Register a tenant by GUID."""
+        """Register a tenant by GUID; it takes the directory's index lag."""
+        tenant.index_lag = self.index_lag
         self.tenants[tenant.id] = tenant
         return tenant
+
+    def settle(self) -> None:
+        """The initial data set is in the index already: forget its membership history."""
+        for tenant in self.tenants.values():
+            tenant.history.clear()
+
+    def set_index_lag(self, seconds: float) -> None:
+        """How far behind the directory the index of advanced queries is, in every tenant."""
+        if not 0 <= seconds <= HISTORY_SECONDS:
+            raise DirectoryError(f"index lag must be between 0 and {HISTORY_SECONDS:.0f} seconds")
+        self.index_lag = seconds
+        for tenant in self.tenants.values():
+            tenant.index_lag = seconds
 
     def add_app(self, app: App) -> App:
         """Register an app; its home tenant holds its consent record."""

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from fake_entra import delta
 from fake_entra.directory import (
-    GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE, Tenant,
+    GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE, Tenant, is_unified,
 )
 from fake_entra.odata import (
     Cursors, GraphError, Query, Snapshot, decode_skiptoken, matches, next_link, order, parse_query,
@@ -21,6 +21,8 @@ GROUP_READ = {"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "
 USER_READ = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 MEMBER_PROPERTIES = tuple(dict.fromkeys(USER_PROPERTIES + GROUP_PROPERTIES))
 DENIED = "Insufficient privileges to complete the operation."
+# A cast to a member type the group cannot hold (a group in a Microsoft 365 group), as Graph answers it.
+UNSUPPORTED_CAST = "Invalid search request."
 
 
 @dataclass
@@ -69,12 +71,14 @@ def paged(call: Call, build: Callable[[], Snapshot]) -> Response:
     if token:
         decoded = decode_skiptoken(token)
         snapshot = call.cursors.get(decoded[0]) if decoded else None
-        if snapshot is None or snapshot.tenant_id != call.tenant.id:
+        if (snapshot is None or snapshot.tenant_id != call.tenant.id
+                or snapshot.extra.get("path") != call.request.path.lower()):
             raise GraphError(400, "Directory_ExpiredPageToken",
                              "The specified page token value has expired and can no longer be included in your request.")
         key, offset, page = decoded
     else:
         snapshot = build()
+        snapshot.extra["path"] = call.request.path.lower()  # a page token pages only the listing that issued it
         key, offset, page = "", 0, 1
     top, render = snapshot.extra["top"], snapshot.extra["render"]
     end = offset + top
@@ -172,8 +176,14 @@ def list_members(call: Call, group_id: str, transitive: bool = False, users_only
     def build() -> Snapshot:
         if group_id not in tenant.groups:
             raise not_found(group_id)
+        if groups_only and is_unified(tenant.groups[group_id]):
+            raise GraphError(400, "Request_UnsupportedQuery", UNSUPPORTED_CAST)
         query = parse_query(call.request, USER_PROPERTIES if users_only else MEMBER_PROPERTIES)
-        found = tenant.transitive_members(group_id) if transitive else dict(tenant.members[group_id])
+        # Advanced queries read an index that may lag the directory (--index-lag).
+        eventual = call.request.headers.get("ConsistencyLevel", "").lower() == "eventual"
+        members = tenant.indexed_members() if eventual else tenant.members
+        found = tenant.transitive_members(group_id, members) if transitive else dict(members.get(group_id, {}))
+        found = {i: kind for i, kind in found.items() if tenant.member_kind(i) is not None}
         if users_only:
             objects = [tenant.users[i] for i, kind in found.items() if kind == USER_TYPE]
             return snapshot(call, objects, query, call.context("users", query.select),
@@ -248,6 +258,7 @@ ROUTES = {
     "/groups/{id}": get_group,
     "/groups/{id}/members": list_members,
     "/groups/{id}/members/microsoft.graph.user": lambda c, gid: list_members(c, gid, users_only=True),
+    "/groups/{id}/members/microsoft.graph.group": lambda c, gid: list_members(c, gid, groups_only=True),
     "/groups/{id}/transitiveMembers": lambda c, gid: list_members(c, gid, transitive=True),
     "/groups/{id}/transitiveMembers/microsoft.graph.user":
         lambda c, gid: list_members(c, gid, transitive=True, users_only=True),

@@ -37,8 +37,8 @@ GRAPH_RULES = [Rule("/v1.0" + route.replace("{id}", "<object_id>"), endpoint=rou
 class Emulator:
     """State of one fake Microsoft: directory, tokens, faults, counts and paging snapshots."""
 
-    def __init__(self, generate_args: dict | None = None, data: dict | None = None):
-        self.generate_args, self.data = generate_args, data
+    def __init__(self, generate_args: dict | None = None, data: dict | None = None, index_lag: float = 0.0):
+        self.generate_args, self.data, self.index_lag = generate_args, data, index_lag
         self.tokens = TokenService()
         self.faults = FaultBook()
         self.cursors = Cursors()
@@ -50,12 +50,13 @@ class Emulator:
 
     def build(self) -> None:
         """Create the initial data set: the demo, then any file or generated tenant."""
-        directory = Directory()
+        directory = Directory(index_lag=self.index_lag)
         demo.build_demo(directory)
         if self.data:
             load_data(directory, self.data)
         self.directory = directory
         self.generated = [self.generate(self.generate_args)] if self.generate_args else []
+        directory.settle()
         self.dirty = False
 
     def generate(self, args: dict) -> dict:
@@ -75,6 +76,7 @@ class Emulator:
             self.cursors.clear()
             self.throttle.configure(False)
             self.authorizer.clear()
+            self.directory.set_index_lag(self.index_lag)
 
     def __call__(self, environ, start_response):
         """WSGI entry point."""

@@ -129,6 +129,11 @@ class Control:
         """Delete a group."""
         self.call("DELETE", f"/tenants/{tenant_id}/groups/{group_id}", {"reason": reason})
 
+    def add_object(self, tenant_id: str, odata_type: str, display_name: str, **props) -> dict:
+        """Create a contact, device or service principal ('#microsoft.graph.orgContact', ...)."""
+        return self.call("POST", f"/tenants/{tenant_id}/objects",
+                         {"@odata.type": odata_type, "displayName": display_name, **props})
+
     def add_member(self, tenant_id: str, group_id: str, member_id: str) -> None:
         """Add a direct member (user or group)."""
         self.call("POST", f"/tenants/{tenant_id}/groups/{group_id}/members", {"id": member_id})
@@ -150,6 +155,10 @@ class Control:
     def set_throttling(self, enabled: bool = True, limit: int | None = None, window: float = 10.0) -> dict:
         """Enforce Graph's resource-unit budget per app and tenant (limit None: by tenant size)."""
         return self.call("POST", "/throttling", {"enabled": enabled, "limit": limit, "window": window})
+
+    def set_index_lag(self, seconds: float) -> dict:
+        """Advanced queries see membership this many seconds ago until reset() (which restores --index-lag)."""
+        return self.call("POST", "/index-lag", {"seconds": seconds})
 
     def revoke_refresh_tokens(self, tenant_id: str | None = None, user_id: str | None = None,
                               client_id: str | None = None) -> int:
@@ -182,12 +191,12 @@ class FakeEntra:
 
     @classmethod
     def launch(cls, *, seed: int | None = None, users: int | None = None, groups: int | None = None,
-               big_group_size: int | None = None, data: dict | str | None = None, host: str = "127.0.0.1",
-               port: int = 0, timeout: float = 60.0) -> FakeEntra:
+               big_group_size: int | None = None, data: dict | str | None = None, index_lag: float | None = None,
+               host: str = "127.0.0.1", port: int = 0, timeout: float = 60.0) -> FakeEntra:
         """Start the server (port 0: a free one) and wait until it answers; call stop() when done."""
         command = [sys.executable, "-m", "fake_entra", "--host", host, "--port", str(port), "--exit-with-parent"]
         for flag, value in (("--seed", seed), ("--users", users), ("--groups", groups),
-                            ("--big-group-size", big_group_size)):
+                            ("--big-group-size", big_group_size), ("--index-lag", index_lag)):
             if value is not None:
                 command += [flag, str(value)]
         if data is not None:

@@ -61,7 +61,8 @@ def test_transitive_members_list_nested_groups_and_other_objects(fake_entra):
     token = fake_entra.app_token()
     entries, _ = follow(fake_entra, f"/groups/{demo.group_id('Engineering')}/transitiveMembers", token)
     types = {e["@odata.type"] for e in entries}
-    assert types == {"#microsoft.graph.user", "#microsoft.graph.group", "#microsoft.graph.device"}
+    assert types == {"#microsoft.graph.user", "#microsoft.graph.group", "#microsoft.graph.device",
+                     "#microsoft.graph.servicePrincipal"}
     assert any(e.get("displayName") == "Platform Team" for e in entries)
     direct, _ = follow(fake_entra, f"/groups/{demo.group_id('Engineering')}/members", token)
     assert len([e for e in direct if e["@odata.type"] == "#microsoft.graph.user"]) == 6
