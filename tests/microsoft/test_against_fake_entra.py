@@ -276,3 +276,13 @@ def test_an_unreachable_server_is_a_network_error_after_bounded_retries():
         GraphClient(f"http://127.0.0.1:{port}/v1.0", provider, retry=FAST_RETRY).search_groups("")
     assert caught.value.message == "Microsoft could not be reached; try again in a few minutes."
     assert provider.transport.request_count == FAST_RETRY.max_attempts
+
+
+def test_nested_groups_of_a_security_group_and_of_a_microsoft_365_group(fake_entra):
+    demo = fake_entra.demo
+    graph = graph_for(fake_entra)
+
+    assert graph.nested_group_ids(demo.group_id("Engineering")) == [demo.group_id("Platform Team")]
+    # Graph answers 400 Request_UnsupportedQuery when asked for the groups in a Microsoft 365 group
+    assert graph.nested_group_ids(demo.group_id("Mentoring Circle")) == []
+    assert len(graph.fetch_group_users(demo.group_id("Mentoring Circle"))) == 6

@@ -2,7 +2,7 @@
 from rq.job import Job
 
 from fake_entra import demo
-from tests.worker.conftest import emails_of, run_of, run_worker
+from tests.worker.conftest import connect, emails_of, run_of, run_worker
 from webapp.engine.runs import start_sync
 from webapp.models import SyncOutcome, SyncSettings, Team, User
 
@@ -26,8 +26,9 @@ def test_manual_sync_adds_the_group_and_a_second_run_changes_nothing(synced_team
     assert (run.status, run.error) == ("succeeded", None)
     assert emails_of(synced_team) == TRAINING | {leader_email}
     assert (run.added, run.created, run.skipped_disabled, run.removed) == (len(TRAINING), len(TRAINING), 2, 0)
-    # the group's users; then, to follow changes later: its nested group, that group's direct users and two delta links
-    assert (run.mode, run.graph_requests) == ("full", 5) and run.started_at and run.finished_at
+    # the group's users; then, to follow changes later: its nested group, a users delta link and a first groups/delta
+    # round (the direct members of the group and of its nested group, as the directory has them, and its link)
+    assert (run.mode, run.graph_requests) == ("full", 4) and run.started_at and run.finished_at
     job = Job.fetch(run.job_id, connection=redis_connection)
     assert job.get_meta()["progress"] == f"Created {len(TRAINING)} of {len(TRAINING)} new users"
     megan = User.get(User.email == demo.ADMIN_EMAIL)
@@ -46,6 +47,24 @@ def test_manual_sync_adds_the_group_and_a_second_run_changes_nothing(synced_team
     assert list(User.select().order_by(User.id).tuples()) == before
     settings = SyncSettings.get(SyncSettings.team == synced_team.id)
     assert settings.failure_count == 0 and settings.next_sync_at > again.finished_at
+
+
+def test_a_microsoft_365_sync_group_syncs_and_then_follows_its_changes(app, make_team, make_leader_of,
+                                                                       redis_connection, worker_env, fake_entra):
+    team = make_team("Mentors")
+    make_leader_of(team)
+    connect(app, team, group_id=demo.group_id("Mentoring Circle"))
+
+    run = sync_now(team, redis_connection, worker_env)
+
+    mentors = {f"{demo.handle(name)}@{DOMAIN}" for name in ("Megan Bowen", "Adele Vance", "Miriam Graham",
+                                                            "Debra Berger", "Lynne Robbins")}
+    assert (run.status, run.error, run.mode) == ("succeeded", None, "full")
+    assert emails_of(team) == mentors | {"kofi.mensah@partner.example", f"leader.team{team.id}@example.com"}
+    fake_entra.control.add_member(demo.TENANT_ID, demo.group_id("Mentoring Circle"), demo.user_id("Jane Doe"))
+    again = sync_now(team, redis_connection, worker_env)
+    assert (again.status, again.mode, again.added) == ("succeeded", "incremental", 1)
+    assert demo.GUEST_EMAIL in emails_of(team)
 
 
 def test_users_of_another_team_are_skipped_and_reported(synced_team, redis_connection, worker_env):

@@ -1,8 +1,12 @@
-"""Reading one round of Graph delta changes for a team's Sync Group (no I/O).
+"""Reading Graph delta rounds for a team's Sync Group (no I/O).
 
 groups/delta reports only direct membership, so the sync tracks the Sync Group and every group nested
-in it. It keeps who is in the group and which nested groups hold each user directly; a user who leaves
-their last nested group and may still be a direct member is checked with Graph.
+in it. It keeps who is in the group and which tracked groups (the Sync Group itself included) hold each user
+directly: a user is in the group while any of them holds it, so no lagging advanced query is asked.
+
+A first groups/delta round (no delta token) lists each tracked group's direct members as the directory has
+them now, while the advanced queries that list the group read an index that may lag by seconds: the full pass
+takes the membership from that round.
 """
 
 from dataclasses import dataclass, field
@@ -41,16 +45,62 @@ def read_groups_round(items, tracked):
 
 
 @dataclass
+class Membership:
+    """Direct members of groups as a first groups/delta round listed them."""
+
+    users: dict = field(default_factory=dict)  # group id -> ids of its direct user members
+    groups: dict = field(default_factory=dict)  # group id -> ids of the groups nested in it directly
+
+    def nested_in(self, group_id):
+        """Every group below `group_id` that the round reached, at any depth (the round may not have listed the
+        deepest ones yet: their members are unknown)."""
+        found, pending = set(), [group_id]
+        while pending:
+            for child in self.groups.get(pending.pop(), ()):
+                if child not in found and child != group_id:
+                    found.add(child)
+                    pending.append(child)
+        return found
+
+    def users_in(self, group_ids):
+        """The users held directly by any of the groups."""
+        return set().union(*(self.users.get(group_id, set()) for group_id in group_ids))
+
+
+def read_membership(items):
+    """Direct user and group members of each group of a first round; contacts, devices and service principals
+    (and anything untyped) are not members the sync follows."""
+    membership = Membership()
+    for item in items:
+        group_id = item.get("id")
+        if not isinstance(group_id, str) or "@removed" in item:
+            continue
+        users = membership.users.setdefault(group_id, set())
+        groups = membership.groups.setdefault(group_id, set())
+        for member in item.get("members@delta") or ():
+            member_id, kind = member.get("id"), member.get("@odata.type")
+            if not isinstance(member_id, str) or "@removed" in member:
+                continue
+            if kind == USER_TYPE:
+                users.add(member_id)
+            elif kind == GROUP_TYPE:
+                groups.add(member_id)
+    return membership
+
+
+@dataclass
 class UserChanges:
     """What a users/delta round said: complete new values, entries to read again, deleted users."""
 
-    changed: dict = field(default_factory=dict)  # object id -> Graph user dict with every selected field
-    incomplete: set = field(default_factory=set)  # ids whose entry lacks a selected field
+    changed: dict = field(default_factory=dict)  # object id -> Graph user dict (a property left out was never set)
+    incomplete: set = field(default_factory=set)  # ids whose entry lacks a property every user has
     removed: set = field(default_factory=set)
 
 
-def read_users_round(items, fields):
-    """Sort a users/delta round's entries; a later entry for the same user replaces an earlier one."""
+def read_users_round(items, required):
+    """Sort a users/delta round's entries; a later entry for the same user replaces an earlier one. After the first
+    round Graph leaves out the properties a user never had, so only an entry without a `required` one (which every
+    user has) must be read again."""
     changes = UserChanges()
     for item in items:
         user_id = item.get("id")
@@ -61,7 +111,7 @@ def read_users_round(items, fields):
         changes.removed.discard(user_id)
         if "@removed" in item:
             changes.removed.add(user_id)
-        elif all(name in item for name in fields):
+        elif all(name in item for name in required):
             changes.changed[user_id] = item
         else:
             changes.incomplete.add(user_id)
@@ -72,9 +122,8 @@ def read_users_round(items, fields):
 class Movement:
     """Where each touched user stands after the round."""
 
-    in_group: dict  # user id -> in the Sync Group now (users in `unsure` are missing)
-    nested: dict  # user id -> the nested groups holding it directly now
-    unsure: set  # left their last nested group and may still be direct members: ask Graph
+    in_group: dict  # user id -> in the Sync Group now
+    holders: dict  # user id -> the tracked groups (the Sync Group included) holding it directly now
 
     def joined(self, before):
         return {user_id for user_id, now in self.in_group.items() if now and not before[user_id][0]}
@@ -83,31 +132,15 @@ class Movement:
         return {user_id for user_id, now in self.in_group.items() if not now and before[user_id][0]}
 
 
-def movement(group_id, before, changes, removed_users):
+def movement(before, changes, removed_users):
     """Each touched user's standing after the round; `before` maps every touched user to
-    (in the group, nested groups holding it directly) as saved."""
-    nested = {user_id: set(groups) for user_id, (_, groups) in before.items()}
-    direct = {}
+    (in the group, tracked groups holding it directly) as saved."""
+    holders = {user_id: set(groups) for user_id, (_, groups) in before.items()}
     for (holder, user_id), member in changes.memberships.items():
-        if holder == group_id:
-            direct[user_id] = member
-        elif member:
-            nested[user_id].add(holder)
+        if member:
+            holders[user_id].add(holder)
         else:
-            nested[user_id].discard(holder)
-    in_group, unsure = {}, set()
-    for user_id, (was_in, nested_before) in before.items():
-        if user_id in removed_users:
-            nested[user_id] = set()
-            in_group[user_id] = False
-        elif direct.get(user_id) or nested[user_id]:
-            in_group[user_id] = True
-        elif user_id in direct:  # removed from the Sync Group itself and in no nested group
-            in_group[user_id] = False
-        elif not nested_before:  # only its properties changed
-            in_group[user_id] = was_in
-        elif was_in:  # left its last nested group: it may still be a direct member
-            unsure.add(user_id)
-        else:
-            in_group[user_id] = False
-    return Movement(in_group, nested, unsure)
+            holders[user_id].discard(holder)
+    for user_id in removed_users & holders.keys():
+        holders[user_id] = set()
+    return Movement({user_id: bool(groups) for user_id, groups in holders.items()}, holders)

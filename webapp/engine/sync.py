@@ -17,12 +17,16 @@ from webapp.engine.apply import apply_plan
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      RemovalScope, SyncRules, fingerprint, reconcile)
 from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others
-from webapp.microsoft import DeltaExpired, PermissionDenied, to_entra_user
-from webapp.microsoft.users import USER_FIELDS
+from webapp.microsoft import DeltaExpired, IncompleteListing, PermissionDenied, to_entra_user
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
 MAX_TRACKED_GROUPS = 50  # groups/delta takes at most this many `id eq` filters
-MAX_LOOKUPS = 300  # joiners read one by one (15 a request) before a full pass is cheaper
+MAX_NESTING_ROUNDS = 5  # first groups/delta rounds to follow nesting the index had not seen yet
+MAX_LOOKUPS = 300  # joiners read by id (15 a request) before a full pass is cheaper
+# Properties every Entra user has: a users/delta entry without one is read again (others may never have been set).
+ALWAYS_SET = ("displayName", "userPrincipalName", "accountEnabled")
+# Listed users the directory no longer holds in the group: more than this share means a bad read, not a lag.
+SETTLE_TOLERANCE = (25, 0.01)
 # Skips that depend on the platform, not on Entra: these users are looked at again on every run.
 RECHECKED = frozenset({REASON_OTHER_TEAM, REASON_EMAIL_TAKEN, REASON_EMAIL_CHANGE_TAKEN})
 
@@ -80,6 +84,17 @@ def rechecked(plan, users_by_id):
 
 
 @dataclass
+class Tracking:
+    """What a full pass starts following: delta links taken before the group is read, the nested groups and the
+    direct users of the Sync Group and of each nested group, as the directory has them."""
+
+    users_link: str
+    groups_link: str
+    nested: list
+    membership: delta.Membership
+
+
+@dataclass
 class Changes:
     """What one incremental round found."""
 
@@ -99,7 +114,6 @@ class TeamSync:
         self.team_id, self.run_id, self.connection, self.graph = team_id, run_id, connection, graph
         self.guard, self.progress, self.redis, self.tracker = guard, progress, redis, tracker
         self.fence = fence
-        self.nested = []
         self.settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
         if self.settings is None or not self.settings.group_id:
             raise SyncNotReady("No Sync Group is chosen: choose one on the Azure Entra Sync page and Save.")
@@ -133,9 +147,10 @@ class TeamSync:
     def full(self, reviewed_run_id):
         group_id = self.settings.group_id
         self.progress("Reading the Sync Group from Microsoft")
-        links = self.start_tracking(group_id)
+        tracking = self.start_tracking(group_id)
         users = fetch_group(self.graph, group_id, self.progress)
-        nested = self.nested_members() if links is not None else None
+        if tracking is not None:
+            users = self.settle(group_id, users, tracking)
         group_fingerprint = fingerprint(users)
         SyncRun.update(group_id=group_id, group_fingerprint=group_fingerprint,
                        graph_requests=self.graph.request_count).where(SyncRun.id == self.run_id).execute()
@@ -147,40 +162,59 @@ class TeamSync:
         counts = self.apply(plan)
         if self.tracker is not None:
             self.fence()
-            if links is None or plan.needs_review:
+            if tracking is None or plan.needs_review:
                 self.tracker.clear()
             else:
-                self.tracker.save_full(self.key, self.members_version + 1, *links,
-                                       [user.object_id for user in users], nested,
+                holders = {holder: tracking.membership.users.get(holder, set())
+                           for holder in (group_id, *tracking.nested)}
+                self.tracker.save_full(self.key, self.members_version + 1, tracking.users_link, tracking.groups_link,
+                                       [user.object_id for user in users], holders,
                                        rechecked(plan, {user.object_id: user for user in users}))
         return plan, counts
 
     def start_tracking(self, group_id):
-        """Delta links that start now, taken before the group is read so nothing in between is missed;
-        None when the group cannot be tracked (too many nested groups, or no permission)."""
+        """Delta links that start now, taken before the group is read so nothing in between is missed, and the
+        membership a first groups/delta round lists; None when the group cannot be tracked (too many nested
+        groups, or no permission)."""
         if self.tracker is None:
             return None
         try:
-            self.nested = self.graph.nested_group_ids(group_id)
-            if len(self.nested) + 1 > MAX_TRACKED_GROUPS:
-                return None
+            nested = set(self.graph.nested_group_ids(group_id))
             users_link = self.graph.users_delta(latest=True).delta_link
-            groups_link = self.graph.groups_delta(group_ids=[group_id, *self.nested], latest=True).delta_link
+            for _ in range(MAX_NESTING_ROUNDS):
+                if len(nested) + 1 > MAX_TRACKED_GROUPS:
+                    return None
+                groups_round = self.graph.groups_delta(group_ids=[group_id, *sorted(nested)])
+                membership = delta.read_membership(groups_round.items)
+                reached = membership.nested_in(group_id)
+                if reached <= nested:
+                    return Tracking(users_link, groups_round.delta_link, sorted(reached), membership)
+                nested = reached
         except PermissionDenied as exc:
             log.info("Team %s syncs without delta queries: %s", self.team_id, exc.message)
-            return None
-        return users_link, groups_link
+        return None
 
-    def nested_members(self):
-        """Each nested group's direct user members."""
-        if self.nested:
-            self.progress("Reading the nested groups")
-        return {group_id: self.graph.direct_user_ids(group_id) for group_id in self.nested}
+    def settle(self, group_id, users, tracking):
+        """The group's users as the directory has them now: the listing comes from an index that may lag by
+        seconds, so users who joined meanwhile are read by id and those who left are dropped."""
+        in_group = tracking.membership.users_in([group_id, *tracking.nested])
+        listed = {user.object_id for user in users}
+        gone = listed - in_group
+        allowed, share = SETTLE_TOLERANCE
+        if len(gone) > max(allowed, len(listed) * share):
+            raise IncompleteListing(len(listed), len(listed) - len(gone))
+        joined = sorted(in_group - listed)
+        if joined:
+            self.progress("Reading the users who joined while the group was read")
+        fresh = [to_entra_user(user) for user in self.graph.get_users(joined)]
+        return [user for user in users if user.object_id not in gone] + fresh
 
     def incremental(self):
         """Apply what changed since the last run; None when a full pass is needed instead."""
         state = self.tracker.load(self.key, self.members_version)
-        changes = self.read_changes(state) if state is not None else None
+        # A state without the Sync Group's own direct users (saved by an older version) cannot place leavers.
+        known = state is not None and self.settings.group_id in state.sizes
+        changes = self.read_changes(state) if known else None
         if changes is None:
             return None
         SyncRun.update(group_id=self.settings.group_id, graph_requests=self.graph.request_count).where(
@@ -207,18 +241,14 @@ class TeamSync:
         except (DeltaExpired, PermissionDenied) as exc:
             log.info("Team %s: full pass instead of delta (%s)", self.team_id, exc.message)
             return None
-        group_changes = delta.read_groups_round(groups_round.items, {group_id, *state.nested})
+        group_changes = delta.read_groups_round(groups_round.items, set(state.holders))
         if group_changes.nesting_changed:
             return None
-        user_changes = delta.read_users_round(users_round.items, USER_FIELDS)
+        user_changes = delta.read_users_round(users_round.items, ALWAYS_SET)
         touched = ({user_id for _, user_id in group_changes.memberships} | user_changes.removed
                    | set(user_changes.changed) | user_changes.incomplete)
         before = self.tracker.standing(state, touched)
-        moved = delta.movement(group_id, before, group_changes, user_changes.removed)
-        if len(moved.unsure) > MAX_LOOKUPS:
-            return None
-        still_in = self.graph.group_user_ids_among(group_id, sorted(moved.unsure)) if moved.unsure else set()
-        moved.in_group.update((user_id, user_id in still_in) for user_id in moved.unsure)
+        moved = delta.movement(before, group_changes, user_changes.removed)
         in_now = {user_id for user_id, now in moved.in_group.items() if now}
         lookups = sorted((moved.joined(before) - set(user_changes.changed)) | (user_changes.incomplete & in_now))
         if len(lookups) > MAX_LOOKUPS:

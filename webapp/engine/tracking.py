@@ -15,7 +15,7 @@ TTL_SECONDS = 8 * 24 * 3600  # delta links expire after 7 days anyway
 CHUNK = 5000
 
 
-IN_GROUP = "in-group"  # the set of every user in the Sync Group; other sets are nested groups' direct users
+IN_GROUP = "in-group"  # the set of every user in the Sync Group; the others hold each tracked group's direct users
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,10 @@ class TrackingState:
     full_at: float  # when the last full pass ran (epoch seconds)
     users_link: str
     groups_link: str
-    sizes: dict  # IN_GROUP and each nested group id -> members in its set
+    sizes: dict  # IN_GROUP and each tracked group id (the Sync Group and its nested groups) -> members in its set
 
     @property
-    def nested(self):
+    def holders(self):
         return [name for name in self.sizes if name != IN_GROUP]
 
 
@@ -75,7 +75,7 @@ class GroupTracker:
         return state
 
     def standing(self, state, user_ids):
-        """Each user's saved (in the group, nested groups holding it directly)."""
+        """Each user's saved (in the group, tracked groups holding it directly)."""
         user_ids = list(user_ids)
         if not user_ids:
             return {}
@@ -84,7 +84,7 @@ class GroupTracker:
         for name in names:
             pipeline.smismember(self._set_key(state.generation, name), user_ids)
         held = dict(zip(names, pipeline.execute()))
-        return {user_id: (bool(held[IN_GROUP][n]), {name for name in state.nested if held[name][n]})
+        return {user_id: (bool(held[IN_GROUP][n]), {name for name in state.holders if held[name][n]})
                 for n, user_id in enumerate(user_ids)}
 
     def pending(self, state):
@@ -92,10 +92,10 @@ class GroupTracker:
         return {user_id.decode(): EntraUser(*json.loads(value))
                 for user_id, value in self.redis.hgetall(self._pending_key(state.generation)).items()}
 
-    def save_full(self, key, members_version, users_link, groups_link, in_group, nested, pending):
-        """Replace the state after a full pass: the group's user ids, each nested group's direct user ids."""
+    def save_full(self, key, members_version, users_link, groups_link, in_group, holders, pending):
+        """Replace the state after a full pass: the group's user ids, each tracked group's direct user ids."""
         generation = uuid.uuid4().hex[:12]
-        sets = {IN_GROUP: set(in_group), **{group_id: set(user_ids) for group_id, user_ids in nested.items()}}
+        sets = {IN_GROUP: set(in_group), **{group_id: set(user_ids) for group_id, user_ids in holders.items()}}
         pipeline = self.redis.pipeline(transaction=False)
         for name, user_ids in sets.items():
             user_ids = list(user_ids)
@@ -115,8 +115,8 @@ class GroupTracker:
         """Record one incremental round: new links, where each touched user stands now, the pending users
         (`pending` added, `settled` ids dropped)."""
         in_set = {IN_GROUP: {user_id: now for user_id, now in moved.in_group.items()}}
-        for group_id in state.nested:
-            in_set[group_id] = {user_id: group_id in groups for user_id, groups in moved.nested.items()}
+        for group_id in state.holders:
+            in_set[group_id] = {user_id: group_id in groups for user_id, groups in moved.holders.items()}
         pipeline = self.redis.pipeline(transaction=False)
         for name, answers in in_set.items():
             added = [user_id for user_id, now in answers.items() if now]

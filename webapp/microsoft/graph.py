@@ -11,6 +11,8 @@ from .users import USER_FIELDS, to_entra_user
 
 GROUP_FIELDS = ("id", "displayName", "description", "mail", "groupTypes", "securityEnabled")
 GROUP_DELTA_FIELDS = ("displayName", "members")
+GROUP_TYPE = "#microsoft.graph.group"
+MICROSOFT_365 = "Unified"  # in groupTypes: a Microsoft 365 group, which holds users only
 MAX_PAGE_SIZE = 999
 IDS_PER_FILTER = 15  # `id eq` clauses per $filter: Graph caps the clauses of one filter
 # A counted listing may come up short of its `@odata.count` by this share (the count and the listing are read from
@@ -93,20 +95,19 @@ class GraphClient:
         return [to_entra_user(user) for page in self.iter_group_user_pages(group_id) for user in page]
 
     def nested_group_ids(self, group_id):
-        """The ids of every group nested in the group, at any depth."""
+        """The ids of every group nested in the group, at any depth; none in a Microsoft 365 group, which Graph
+        refuses to be asked (400 Request_UnsupportedQuery: it cannot hold groups)."""
         path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.group"
         params = {"$select": "id", "$top": MAX_PAGE_SIZE, "$count": "true"}
-        return [group["id"] for body in self._pages(self._url(path, params), permission=READ_GROUPS,
-                                                    group_id=group_id, eventual=True)
-                for group in self._value(body)]
-
-    def direct_user_ids(self, group_id):
-        """The ids of the group's direct user members (nested groups not flattened)."""
-        path = f"/groups/{quote(group_id, safe='')}/members/microsoft.graph.user"
-        params = {"$select": "id", "$top": MAX_PAGE_SIZE, "$count": "true"}
-        return [user["id"] for body in self._pages(self._url(path, params), permission=READ_GROUPS,
-                                                   group_id=group_id, eventual=True)
-                for user in self._users(body, ("id",))]
+        try:
+            return [group["id"] for body in self._pages(self._url(path, params), permission=READ_GROUPS,
+                                                        group_id=group_id, eventual=True)
+                    for group in self._value(body)
+                    if isinstance(group, dict) and group.get("@odata.type", GROUP_TYPE) == GROUP_TYPE]
+        except UnexpectedResponse as exc:
+            if exc.status == 400 and MICROSOFT_365 in (self.get_group(group_id).get("groupTypes") or ()):
+                return []
+            raise
 
     def get_users(self, user_ids, fields=USER_FIELDS):
         """The users with these ids that still exist, as Graph dicts, a few ids per request."""
@@ -115,17 +116,6 @@ class GraphClient:
             params = {"$select": ",".join(fields), "$filter": clauses, "$top": MAX_PAGE_SIZE}
             for body in self._pages(self._url("/users", params), permission=READ_USERS):
                 found.extend(self._users(body, fields))
-        return found
-
-    def group_user_ids_among(self, group_id, user_ids):
-        """Which of these users are in the group, nested groups included."""
-        path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
-        found = set()
-        for clauses in _id_filters(user_ids):
-            params = {"$select": "id", "$filter": clauses, "$top": MAX_PAGE_SIZE, "$count": "true"}
-            for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS, group_id=group_id,
-                                    eventual=True):
-                found.update(user["id"] for user in self._users(body, ("id",)))
         return found
 
     def iter_users_pages(self, fields=USER_FIELDS):
