@@ -14,6 +14,7 @@ from webapp.engine.reconcile import SyncRules, reconcile
 from webapp.engine.sync import fetch_group, sync_team
 from webapp.engine.team_side import load_leader_ids, load_members, load_others
 from webapp.engine.tracking import GroupTracker
+from webapp.microsoft import MembershipMismatch
 from webapp.models import SyncRun, SyncSettings, Team, User
 
 DOMAIN = demo.TENANT_DOMAIN
@@ -292,3 +293,29 @@ def test_leaving_the_last_nested_group_is_seen_although_the_index_still_lists_th
     assert email("Christie Cline") not in emails_of(team)
     time.sleep(LAG)
     assert nothing_to_do(syncer.full_pass_plan())
+
+
+def test_a_listing_far_ahead_of_the_member_list_changes_nobody(app, make_team, make_leader_of, fake_entra,
+                                                                redis_connection):
+    tenant = fake_entra.control.create_tenant(seed=13, users=1000, groups=3)
+    team = make_team("Generated Academy")
+    make_leader_of(team)
+    connect(app, team, tenant_id=tenant["tenant_id"], client_id=tenant["app"]["client_id"],
+            secret=tenant["app"]["client_secret"], group_id=tenant["big_group_id"], allow_deletion=True)
+    app.config.update(ENTRA_AUTHORITY_URL=fake_entra.authority_url, GRAPH_API_URL=fake_entra.graph_url)
+    syncer = Syncer(app, team, redis_connection)
+    syncer.sync()
+    before = emails_of(team)
+    fake_entra.control.set_index_lag(60)
+    direct = [user["id"] for user in requests_users(fake_entra, tenant)][:40]  # the first 900 are direct members
+    for user_id in direct:
+        fake_entra.control.remove_member(tenant["tenant_id"], tenant["big_group_id"], user_id)
+    redis_connection.delete(f"entra-sync:delta:{team.id}")
+
+    with pytest.raises(MembershipMismatch, match="no longer holds 40 of them"):
+        syncer.sync()
+
+    assert emails_of(team) == before
+    fake_entra.control.set_index_lag(0)
+    mode, plan, counts, _ = syncer.sync()
+    assert (mode, counts["removed"]) == ("full", 40)

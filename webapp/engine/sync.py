@@ -17,7 +17,7 @@ from webapp.engine.apply import apply_plan
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      RemovalScope, SyncRules, fingerprint, reconcile)
 from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others
-from webapp.microsoft import DeltaExpired, IncompleteListing, PermissionDenied, to_entra_user
+from webapp.microsoft import DeltaExpired, MembershipMismatch, PermissionDenied, to_entra_user
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
 MAX_TRACKED_GROUPS = 50  # groups/delta takes at most this many `id eq` filters
@@ -202,7 +202,7 @@ class TeamSync:
         gone = listed - in_group
         allowed, share = SETTLE_TOLERANCE
         if len(gone) > max(allowed, len(listed) * share):
-            raise IncompleteListing(len(listed), len(listed) - len(gone))
+            raise MembershipMismatch(len(listed), len(gone))
         joined = sorted(in_group - listed)
         if joined:
             self.progress("Reading the users who joined while the group was read")
@@ -233,7 +233,6 @@ class TeamSync:
     def read_changes(self, state):
         """One delta round of users and of the tracked groups, read into who moved and whom to compare;
         None when only a full pass can tell (expired links, nesting changed, too much to look up)."""
-        group_id = self.settings.group_id
         self.progress("Reading the changes from Microsoft")
         try:
             users_round = self.graph.users_delta(state.users_link)

@@ -1,9 +1,9 @@
 """Client for the Microsoft identity platform and Graph; imports nothing from Flask, RQ or the database."""
 
 from .errors import (ApplicationNotInTenant, ConnectionExpired, ConsentRequired, DeltaExpired,
-                     ExpiredClientSecret, GroupNotFound, IncompleteListing, InvalidClientSecret, MicrosoftError, NetworkError,
-                     PermissionDenied, ServiceUnavailable, TenantNotFound, Throttled, TokenRejected,
-                     UnexpectedResponse)
+                     ExpiredClientSecret, GroupNotFound, IncompleteListing, InvalidClientSecret, MembershipMismatch,
+                     MicrosoftError, NetworkError, PermissionDenied, ServiceUnavailable, TenantNotFound, Throttled,
+                     TokenRejected, UnexpectedResponse)
 from .graph import DeltaResult, GraphClient
 from .http import RetryPolicy, Transport
 from .tokens import AppOnlyTokenProvider, DelegatedTokenProvider
@@ -13,7 +13,8 @@ from .validation import client_id_error, client_secret_error, enterprise_app_err
 __all__ = [
     "AppOnlyTokenProvider", "ApplicationNotInTenant", "ConnectionExpired", "ConsentRequired", "DelegatedTokenProvider",
     "DeltaExpired", "DeltaResult", "EntraUser", "ExpiredClientSecret", "GraphClient", "GroupNotFound",
-    "IncompleteListing", "InvalidClientSecret", "MicrosoftError", "NetworkError", "PermissionDenied", "RetryPolicy",
+    "IncompleteListing", "InvalidClientSecret", "MembershipMismatch", "MicrosoftError", "NetworkError",
+    "PermissionDenied", "RetryPolicy",
     "ServiceUnavailable", "TenantNotFound", "Throttled", "TokenRejected", "Transport", "UnexpectedResponse",
     "client_id_error", "client_secret_error", "enterprise_app_errors", "tenant_id_error", "to_entra_user",
 ]

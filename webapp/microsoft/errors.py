@@ -138,6 +138,18 @@ class IncompleteListing(MicrosoftError):
         self.reported, self.listed = reported, listed
 
 
+class MembershipMismatch(MicrosoftError):
+    """The group's listing holds more users than Microsoft's own member list of the group explains by a lag."""
+
+    def __init__(self, listed, missing):
+        super().__init__(
+            f"Microsoft listed {listed:,} users in the group, but its member list no longer holds {missing:,} of "
+            "them, so this sync changed nobody. This is usually a passing fault at Microsoft, or many changes "
+            "made a moment ago: the next run reads the group again.",
+            status=200, code="membershipMismatch")
+        self.listed, self.missing = listed, missing
+
+
 class UnexpectedResponse(MicrosoftError):
     """Any other answer: the code is kept for the logs, the body is not."""
 
