@@ -61,9 +61,9 @@ def gunicorn_server(app, database_url, redis_url, tmp_path):
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.get(url + "/login", timeout=2)
+            requests.get(url + "/login", timeout=10)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise AssertionError(log_path.read_text()) from None
