@@ -82,6 +82,7 @@ class App:
     multi_tenant: bool = False
     redirect_uris: list[str] = field(default_factory=list)
     secrets: list[Secret] = field(default_factory=list)
+    certificates: list = field(default_factory=list)
     delegated_permissions: set[str] = field(default_factory=set)
     application_permissions: set[str] = field(default_factory=set)
 

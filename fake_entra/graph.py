@@ -14,6 +14,7 @@ from fake_entra.directory import (
 )
 from fake_entra.odata import (
     Cursors, GraphError, Query, Snapshot, decode_skiptoken, matches, next_link, order, parse_query,
+    require_advanced,
 )
 
 GROUP_READ = {"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
@@ -34,6 +35,7 @@ class Call:
     base_url: str
     cursors: Cursors
     generation: str
+    count_only: bool = False
 
     def require(self, allowed: set[str]) -> None:
         """403 unless the token carries one of the permissions."""
@@ -65,6 +67,8 @@ def project(obj: dict, names) -> dict:
 
 def paged(call: Call, build: Callable[[], Snapshot]) -> Response:
     """Serve one page of a snapshot listing, creating the snapshot on the first page."""
+    if call.count_only:
+        return Response(str(len(build().items)), 200, content_type="text/plain")
     token = call.request.args.get("$skiptoken")
     if token:
         decoded = decode_skiptoken(token)
@@ -172,6 +176,7 @@ def list_members(call: Call, group_id: str, transitive: bool = False, users_only
     def build() -> Snapshot:
         if group_id not in tenant.groups:
             raise not_found(group_id)
+        require_advanced(call.request, users_only or groups_only, call.count_only)
         query = parse_query(call.request, USER_PROPERTIES if users_only else MEMBER_PROPERTIES)
         found = tenant.transitive_members(group_id) if transitive else dict(tenant.members[group_id])
         if users_only:
@@ -248,6 +253,7 @@ ROUTES = {
     "/groups/{id}": get_group,
     "/groups/{id}/members": list_members,
     "/groups/{id}/members/microsoft.graph.user": lambda c, gid: list_members(c, gid, users_only=True),
+    "/groups/{id}/members/microsoft.graph.group": lambda c, gid: list_members(c, gid, groups_only=True),
     "/groups/{id}/transitiveMembers": lambda c, gid: list_members(c, gid, transitive=True),
     "/groups/{id}/transitiveMembers/microsoft.graph.user":
         lambda c, gid: list_members(c, gid, transitive=True, users_only=True),

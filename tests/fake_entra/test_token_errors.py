@@ -34,7 +34,7 @@ def test_client_credentials_token_has_roles(fake_entra):
     ({"tenant": demo.FABRIKAM_TENANT_ID}, 400, "unauthorized_client", 700016),
     ({"tenant": "00000000-1111-2222-3333-444444444444"}, 400, "invalid_tenant", 90002),
     ({"tenant": "common"}, 400, "invalid_request", 50059),
-    ({"scope": "https://graph.microsoft.com/User.Read.All"}, 400, "invalid_scope", 70011),
+    ({"scope": "https://graph.microsoft.com/User.Read.All"}, 400, "invalid_scope", 1002012),
 ])
 def test_token_errors_have_microsofts_shape(fake_entra, case, status, error, code):
     response = client_credentials(fake_entra, **case)
