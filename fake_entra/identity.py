@@ -16,7 +16,7 @@ from joserfc.errors import JoseError
 from werkzeug.wrappers import Request, Response
 
 from fake_entra.directory import App, Directory, Tenant
-from fake_entra.tokens import Grant, TokenService, pkce_matches
+from fake_entra.tokens import Grant, TokenService, b64url, pkce_matches
 
 SPECIAL_TENANTS = ("common", "organizations", "consumers")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -82,9 +82,8 @@ def instance_discovery(authority: str, request: Request) -> Response:
     endpoint = urlsplit(request.args.get("authorization_endpoint", ""))
     parts = endpoint.path.strip("/").split("/")
     if f"{endpoint.scheme}://{endpoint.netloc}" != authority or not parts[0] or not tenant_name_valid(parts[0]):
-        response = token_error_response(authority, TokenError(400, "invalid_instance", 50049,
-                                                              "Unknown or invalid instance."))
-        return response
+        return token_error_response(authority, TokenError(400, "invalid_instance", 50049,
+                                                          "Unknown or invalid instance."))
     host = urlsplit(authority).netloc
     body = {
         "tenant_discovery_endpoint": f"{authority}/{parts[0]}/v2.0/.well-known/openid-configuration",
@@ -203,7 +202,7 @@ class TokenEndpoint:
             if grant is None or grant.client_id != app.client_id:
                 raise TokenError(400, "invalid_grant", 700082,
                                  "The refresh token has expired or has been revoked. Sign in again.")
-        return self.delegated_tokens(authority, app, grant)
+        return self.delegated_tokens(authority, app, grant, form.get("client_info") == "1")
 
     def authenticate(self, tenant_name: str, tenant: Tenant | None, client_id: str, credential: ClientCredential,
                      app_only: bool = False) -> App:
@@ -284,7 +283,7 @@ class TokenEndpoint:
                              "request.")
         return grant
 
-    def delegated_tokens(self, authority: str, app: App, grant: Grant) -> dict:
+    def delegated_tokens(self, authority: str, app: App, grant: Grant, client_info: bool) -> dict:
         """Access, refresh and id tokens for a signed-in user, if consent and account still allow it."""
         tenant = self.directory.tenants.get(grant.tenant_id)
         user = tenant.users.get(grant.user_id) if tenant else None
@@ -309,6 +308,9 @@ class TokenEndpoint:
             body["refresh_token"] = self.tokens.issue_refresh_token(grant)
         if "openid" in oidc:
             body["id_token"] = self.tokens.id_token(authority, tenant.id, app.client_id, user, grant.nonce)
+        if client_info:
+            # MSAL asks with client_info=1 and keys its account cache by these ids.
+            body["client_info"] = b64url(json.dumps({"uid": user["id"], "utid": tenant.id}).encode())
         return body
 
 

@@ -42,12 +42,12 @@ class Control:
     def __init__(self, base_url: str, ca_file: str | None = None):
         self.base_url = base_url
         self.session = requests.Session()
-        if ca_file:
-            self.session.verify = ca_file
+        self.verify = ca_file or True
 
     def call(self, method: str, path: str, body: dict | None = None):
         """One control request; raises on a non-2xx answer."""
-        response = self.session.request(method, f"{self.base_url}/_fake{path}", json=body, timeout=120)
+        response = self.session.request(method, f"{self.base_url}/_fake{path}", json=body, timeout=120,
+                                        verify=self.verify)
         if response.status_code >= 300:
             raise RuntimeError(f"fake_entra control {method} {path}: {response.status_code} {response.text}")
         return response.json()
@@ -265,8 +265,7 @@ class FakeEntra:
                 accept: bool = True, on_behalf_of_organization: bool = True) -> str:
         """Walk the sign-in and consent pages like a browser; return the final redirect URL or raise SignInError."""
         session = requests.Session()
-        session.verify = self.verify
-        response = session.get(authorize_url, allow_redirects=False, timeout=30)
+        response = session.get(authorize_url, allow_redirects=False, timeout=30, verify=self.verify)
         filled = {"signin": {"login": email, "passwd": password},
                   "consent": {"action": "accept" if accept else "cancel"}}
         if on_behalf_of_organization:
@@ -282,7 +281,7 @@ class FakeEntra:
             fields = {unescape(k): unescape(v) for k, v in HIDDEN.findall(form.group(3))}
             fields.update(filled[form.group(1)])
             response = session.post(urljoin(response.url, unescape(form.group(2))), data=fields,
-                                    allow_redirects=False, timeout=30)
+                                    allow_redirects=False, timeout=30, verify=self.verify)
         return response.headers["Location"]
 
 
