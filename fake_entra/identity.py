@@ -81,7 +81,8 @@ def instance_discovery(authority: str, request: Request) -> Response:
     """GET /common/discovery/instance: where an authorization endpoint's tenant discovery lives (MSAL asks)."""
     endpoint = urlsplit(request.args.get("authorization_endpoint", ""))
     parts = endpoint.path.strip("/").split("/")
-    if f"{endpoint.scheme}://{endpoint.netloc}" != authority or not parts[0] or not tenant_name_valid(parts[0]):
+    # The host is compared without its port: MSAL drops the port when it builds this URL.
+    if endpoint.hostname != urlsplit(authority).hostname or not parts[0] or not tenant_name_valid(parts[0]):
         return token_error_response(authority, TokenError(400, "invalid_instance", 50049,
                                                           "Unknown or invalid instance."))
     host = urlsplit(authority).netloc
@@ -327,7 +328,7 @@ def check_assertion(app: App, credential: ClientCredential) -> None:
         raise TokenError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from None
     if not isinstance(header, dict):
         raise TokenError(400, "invalid_request", 50027, "JWT token is invalid or malformed.")
-    thumbprint = header.get("x5t#S256") or header.get("x5t") or ""
+    thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
     found = next((c for c in app.certificates if thumbprint in (c.x5t, c.x5t_s256)), None)
     if found is None:
         raise assertion_failure(700027, "The certificate with identifier used to sign the client assertion is not "
