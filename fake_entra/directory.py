@@ -20,7 +20,7 @@ GROUP_PROPERTIES = (
     "id", "displayName", "description", "mail", "mailEnabled", "mailNickname", "groupTypes",
     "securityEnabled", "visibility", "createdDateTime",
 )
-# Microsoft's default property set for users when no $select is given (doc §5).
+# Microsoft's default property set for users when no $select is given ("Get user": properties returned by default).
 USER_DEFAULT_SELECT = (
     "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
     "officeLocation", "preferredLanguage", "surname", "userPrincipalName",

@@ -54,7 +54,7 @@ def json_response(body: dict) -> Response:
 
 
 def not_found(object_id: str) -> GraphError:
-    """Graph's 404 for an id this tenant does not hold (doc §5)."""
+    """Graph's 404 for a well-formed id this tenant does not hold."""
     return GraphError(404, "Request_ResourceNotFound",
                       f"Resource '{object_id}' does not exist or one of its queried reference-property "
                       "objects are not present.")
@@ -265,7 +265,8 @@ ROUTES = {
     "/users/delta": users_delta,
     "/users/{id}": get_user,
 }
-# Resource units per request (doc §6), before the $select/$top adjustments.
+# Resource units per request (Microsoft's identity and access throttling limits), before the $select/$top
+# adjustments.
 COSTS = {"/users": 2, "/groups/{id}/members": 3, "/groups/{id}/members/microsoft.graph.user": 3,
          "/groups/{id}/transitiveMembers": 5, "/groups/{id}/transitiveMembers/microsoft.graph.user": 5}
 

@@ -34,7 +34,7 @@ GRAPH_PERMISSIONS = {
 
 
 class TokenError(Exception):
-    """An error answered with the token endpoint's body (doc §4)."""
+    """An error answered with the token endpoint's body (Microsoft Entra error codes page)."""
 
     def __init__(self, status: int, error: str, code: int, text: str, suberror: str | None = None):
         super().__init__(text)

@@ -23,6 +23,9 @@ CLAUSE = re.compile(
 CONNECTOR = re.compile(r"(and|or)\s+", re.IGNORECASE)
 SEARCH_CLAUSE = re.compile(r'\s*"(\w+):([^"]*)"\s*')
 WORD = re.compile(r"[0-9a-z]+")
+NEEDS_ADVANCED = ("Operator '{operator}' is not supported because the required parameters might be missing. Try "
+                  "adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to "
+                  "https://aka.ms/graph-docs/advanced-queries for more information")
 REFERENCE_QUERY = "The specified filter to the reference property query is currently not supported."
 
 
@@ -35,7 +38,7 @@ class GraphError(Exception):
 
 
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None) -> Response:
-    """Graph's error shape with innerError date and request ids (doc §6)."""
+    """Graph's error shape with innerError date and request ids ("Microsoft Graph error responses")."""
     inner = {"date": now_iso(), "request-id": request.environ["fake_entra.request_id"],
              "client-request-id": request.headers.get("client-request-id",
                                                       request.environ["fake_entra.request_id"])}
@@ -97,6 +100,8 @@ def parse_query(request: Request, properties: tuple[str, ...], default_top: int 
         query.search = parse_search(args["$search"], properties)
     if "$filter" in args:
         query.filter = parse_filter(args["$filter"], properties)
+        if not query.count and any(clause[0] == "ne" for clauses in query.filter for clause in clauses):
+            raise GraphError(400, "Request_UnsupportedQuery", NEEDS_ADVANCED.format(operator="ne"))
     if "$orderby" in args:
         field_name, _, direction = args["$orderby"].strip().partition(" ")
         if field_name != "displayName" or direction.lower() not in ("", "asc", "desc"):

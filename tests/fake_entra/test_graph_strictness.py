@@ -85,3 +85,15 @@ def test_401_for_an_expired_token_too(fake_entra):
     fake_entra.control.set_token_lifetime(access=-10)
     response = graph_get(fake_entra, "/groups", fake_entra.app_token())
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+def test_ne_is_an_advanced_query(fake_entra):
+    token = fake_entra.app_token()
+    refused = graph_get(fake_entra, "/users?$filter=accountEnabled ne true", token)
+    assert refused.status_code == 400
+    code, message = error_of(refused)
+    assert code == "Request_UnsupportedQuery" and message.startswith("Operator 'ne' is not supported because the "
+                                                                      "required parameters might be missing.")
+    disabled = graph_get(fake_entra, "/users?$filter=accountEnabled ne true&$count=true&$select=displayName", token,
+                         **EVENTUAL).json()
+    assert disabled["@odata.count"] == 2

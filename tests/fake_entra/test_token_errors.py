@@ -1,4 +1,4 @@
-"""Client credentials and the token endpoint's error bodies (doc §4)."""
+"""Client credentials and the token endpoint's error bodies (AADSTS codes as Microsoft sends them)."""
 
 import pytest
 import requests
