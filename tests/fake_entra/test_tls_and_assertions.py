@@ -88,4 +88,4 @@ def test_an_assertion_for_an_app_without_certificates_is_refused(fake_entra):
     certificate = make_app_certificate()
     response = token_with(fake_entra, assertion(fake_entra, certificate))
     assert response.status_code == 401 and response.json()["error_codes"] == [700027]
-    assert f"Thumbprint of key used by client: '" in response.json()["error_description"]
+    assert "Thumbprint of key used by client: '" in response.json()["error_description"]
