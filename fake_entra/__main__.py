@@ -1,4 +1,5 @@
-"""python -m fake_entra: serve the emulator on one port."""
+"""python -m fake_entra: serve a local stand-in for Microsoft's sign-in (login.microsoftonline.com) and
+Graph (graph.microsoft.com/v1.0) on one port, for development and tests; never for production."""
 
 from __future__ import annotations
 
@@ -6,15 +7,32 @@ import argparse
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from fake_entra.server import Emulator, serve
+from fake_entra.tls import server_context, write_certificates
+
+EPILOG = """\
+HTTPS: with --tls it serves https:// with a certificate for 127.0.0.1 and localhost signed by a CA it
+creates at start-up; it prints "fake_entra CA certificate: PATH" before the listening line. Clients trust it
+with REQUESTS_CA_BUNDLE=PATH (requests, MSAL, azure-identity), SSL_CERT_FILE=PATH (httpx, the ssl module)
+or verify=PATH. MSAL and the Graph SDKs accept only https authorities.
+
+Faults and test state (not Microsoft's surface) are driven over HTTP under /_fake/: POST /_fake/faults
+{status, retry_after, delay, count, path, method, page, truncate, count_offset} arms errors, slowness or
+short listings; POST /_fake/throttling {enabled, limit, window} turns on Graph's resource-unit budget;
+POST /_fake/token-lifetime {access, refresh, code} shortens token lifetimes; POST /_fake/tenants/{t}/delta/expire
+expires delta links; POST /_fake/reset restores the initial state. fake_entra/README.md lists them all.
+"""
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse options, build the directory and serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m fake_entra", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fake_entra", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5005, help="0 picks a free port")
     parser.add_argument("--seed", type=int, help="add a generated tenant built from this seed")
@@ -25,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index-lag", type=float, default=0.0, metavar="SECONDS",
                         help="advanced queries (ConsistencyLevel: eventual member reads, $search) see group "
                              "membership as it was this many seconds ago, like Graph's index; delta stays current")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a generated certificate (see below)")
+    parser.add_argument("--tls-dir", help="where --tls writes its CA, certificate and key (default: a new "
+                                          "temporary directory)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the launching process dies")
     options = parser.parse_args(argv)
@@ -43,8 +64,15 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 <= options.index_lag <= 3600:
         parser.error("--index-lag must be between 0 and 3600 seconds")
     emulator = Emulator(generate_args, data, options.index_lag)
-    server = serve(emulator, options.host, options.port)
-    print(f"fake_entra listening on http://{options.host}:{server.server_port}", flush=True)
+    context = None
+    if options.tls:
+        tls_dir = Path(options.tls_dir or tempfile.mkdtemp(prefix="fake-entra-tls-"))
+        hosts = tuple(dict.fromkeys((options.host, "127.0.0.1", "localhost")))
+        print(f"fake_entra CA certificate: {write_certificates(tls_dir, hosts)}", flush=True)
+        context = server_context(tls_dir)
+    server = serve(emulator, options.host, options.port, context)
+    scheme = "https" if context else "http"
+    print(f"fake_entra listening on {scheme}://{options.host}:{server.server_port}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from fake_entra.directory import DirectoryError, make_group, make_user
 from fake_entra.faults import Fault
+from fake_entra.tokens import Certificate
 
 if TYPE_CHECKING:
     from fake_entra.server import Emulator
@@ -44,6 +45,7 @@ RULES = Map([
     Rule("/_fake/tenants/<tenant>/consent", endpoint="grant_consent", methods=["POST"]),
     Rule("/_fake/tenants/<tenant>/consent/revoke", endpoint="revoke_consent", methods=["POST"]),
     Rule("/_fake/tenants/<tenant>/delta/expire", endpoint="expire_delta", methods=["POST"]),
+    Rule("/_fake/apps/<client_id>/certificates", endpoint="add_certificate", methods=["POST"]),
 ])
 
 
@@ -208,6 +210,16 @@ class Control:
         consent.application |= set(data.get("application", []))
         consent.delegated |= set(data.get("delegated", []))
         return {"application": sorted(consent.application), "delegated": sorted(consent.delegated)}
+
+    def add_certificate(self, data, client_id):
+        """Register a PEM certificate {certificate} on an app, for private_key_jwt client assertions."""
+        app = self.emulator.directory.apps.get(client_id)
+        if app is None:
+            raise DirectoryError(f"app {client_id} not found")
+        certificate = Certificate.from_pem(data["certificate"])
+        self.emulator.dirty = True
+        app.certificates.append(certificate)
+        return {"thumbprint": certificate.thumbprint}
 
     def revoke_consent(self, data, tenant):
         """Remove an app's consent in a tenant: {client_id, kind: all|delegated|application}."""

@@ -21,7 +21,7 @@ GROUP_PROPERTIES = (
     "id", "displayName", "description", "mail", "mailEnabled", "mailNickname", "groupTypes",
     "securityEnabled", "visibility", "createdDateTime",
 )
-# Microsoft's default property set for users when no $select is given (doc §5).
+# Microsoft's default property set for users when no $select is given ("Get user": properties returned by default).
 USER_DEFAULT_SELECT = (
     "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
     "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
@@ -90,6 +90,7 @@ class App:
     multi_tenant: bool = False
     redirect_uris: list[str] = field(default_factory=list)
     secrets: list[Secret] = field(default_factory=list)
+    certificates: list = field(default_factory=list)
     delegated_permissions: set[str] = field(default_factory=set)
     application_permissions: set[str] = field(default_factory=set)
 

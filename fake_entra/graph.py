@@ -14,6 +14,7 @@ from fake_entra.directory import (
 )
 from fake_entra.odata import (
     Cursors, GraphError, Query, Snapshot, decode_skiptoken, matches, next_link, order, parse_query,
+    require_advanced,
 )
 
 GROUP_READ = {"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
@@ -36,6 +37,7 @@ class Call:
     base_url: str
     cursors: Cursors
     generation: str
+    count_only: bool = False
 
     def require(self, allowed: set[str]) -> None:
         """403 unless the token carries one of the permissions."""
@@ -54,7 +56,7 @@ def json_response(body: dict) -> Response:
 
 
 def not_found(object_id: str) -> GraphError:
-    """Graph's 404 for an id this tenant does not hold (doc §5)."""
+    """Graph's 404 for a well-formed id this tenant does not hold."""
     return GraphError(404, "Request_ResourceNotFound",
                       f"Resource '{object_id}' does not exist or one of its queried reference-property "
                       "objects are not present.")
@@ -67,6 +69,8 @@ def project(obj: dict, names) -> dict:
 
 def paged(call: Call, build: Callable[[], Snapshot]) -> Response:
     """Serve one page of a snapshot listing, creating the snapshot on the first page."""
+    if call.count_only:
+        return Response(str(len(build().items)), 200, content_type="text/plain")
     token = call.request.args.get("$skiptoken")
     if token:
         decoded = decode_skiptoken(token)
@@ -176,6 +180,7 @@ def list_members(call: Call, group_id: str, transitive: bool = False, users_only
     def build() -> Snapshot:
         if group_id not in tenant.groups:
             raise not_found(group_id)
+        require_advanced(call.request, users_only or groups_only, call.count_only)
         if groups_only and is_unified(tenant.groups[group_id]):
             raise GraphError(400, "Request_UnsupportedQuery", UNSUPPORTED_CAST)
         query = parse_query(call.request, USER_PROPERTIES if users_only else MEMBER_PROPERTIES)
@@ -270,7 +275,8 @@ ROUTES = {
     "/users/delta": users_delta,
     "/users/{id}": get_user,
 }
-# Resource units per request (doc §6), before the $select/$top adjustments.
+# Resource units per request (Microsoft's identity and access throttling limits), before the $select/$top
+# adjustments.
 COSTS = {"/users": 2, "/groups/{id}/members": 3, "/groups/{id}/members/microsoft.graph.user": 3,
          "/groups/{id}/transitiveMembers": 5, "/groups/{id}/transitiveMembers/microsoft.graph.user": 5}
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
+from joserfc import jwt
+from joserfc.errors import JoseError
 from werkzeug.wrappers import Request, Response
 
 from fake_entra.directory import App, Directory, Tenant
-from fake_entra.tokens import Grant, TokenService, pkce_matches
+from fake_entra.tokens import Grant, TokenService, b64url, pkce_matches
 
 SPECIAL_TENANTS = ("common", "organizations", "consumers")
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TENANT_NAME = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                         r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9])$", re.IGNORECASE)
+ASSERTION_SKEW = 300
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 GRAPH_PERMISSIONS = {
@@ -24,11 +34,21 @@ GRAPH_PERMISSIONS = {
 
 
 class TokenError(Exception):
-    """An error answered with the token endpoint's body (doc §4)."""
+    """An error answered with the token endpoint's body (Microsoft Entra error codes page)."""
 
     def __init__(self, status: int, error: str, code: int, text: str, suberror: str | None = None):
         super().__init__(text)
         self.status, self.error, self.code, self.text, self.suberror = status, error, code, text, suberror
+
+
+@dataclass
+class ClientCredential:
+    """How a confidential client proves itself: a secret, or a JWT signed with a registered certificate."""
+
+    secret: str | None
+    assertion_type: str | None
+    assertion: str | None
+    audience: str
 
 
 class ScopeError(ValueError):
@@ -50,6 +70,28 @@ def token_error_response(authority: str, err: TokenError) -> Response:
     if err.suberror:
         body["suberror"] = err.suberror
     return Response(json.dumps(body), err.status, content_type="application/json; charset=utf-8")
+
+
+def tenant_name_valid(name: str) -> bool:
+    """A tenant segment Microsoft accepts: common/organizations/consumers, a GUID or a domain name."""
+    return name.lower() in SPECIAL_TENANTS or bool(TENANT_NAME.match(name))
+
+
+def instance_discovery(authority: str, request: Request) -> Response:
+    """GET /common/discovery/instance: where an authorization endpoint's tenant discovery lives (MSAL asks)."""
+    endpoint = urlsplit(request.args.get("authorization_endpoint", ""))
+    parts = endpoint.path.strip("/").split("/")
+    # The host is compared without its port: MSAL drops the port when it builds this URL.
+    if endpoint.hostname != urlsplit(authority).hostname or not parts[0] or not tenant_name_valid(parts[0]):
+        return token_error_response(authority, TokenError(400, "invalid_instance", 50049,
+                                                          "Unknown or invalid instance."))
+    host = urlsplit(authority).netloc
+    body = {
+        "tenant_discovery_endpoint": f"{authority}/{parts[0]}/v2.0/.well-known/openid-configuration",
+        "api-version": "1.1",
+        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+    }
+    return Response(json.dumps(body), content_type="application/json; charset=utf-8")
 
 
 def parse_scopes(raw: str) -> tuple[list[str], list[str], bool]:
@@ -146,12 +188,14 @@ class TokenEndpoint:
             if not value:
                 raise TokenError(400, "invalid_request", 900144,
                                  f"The request body must contain the following parameter: '{name}'.")
+        credential = ClientCredential(secret, form.get("client_assertion_type"), form.get("client_assertion"),
+                                      f"{authority}/{tenant_name}/oauth2/v2.0/token")
         if grant_type == "client_credentials":
-            return self.client_credentials(authority, tenant_name, tenant, client_id, secret, form.get("scope"))
+            return self.client_credentials(authority, tenant_name, tenant, client_id, credential, form.get("scope"))
         if grant_type not in ("authorization_code", "refresh_token"):
             raise TokenError(400, "unsupported_grant_type", 70003,
                              f"The app requested an unsupported grant type '{grant_type}'.")
-        app = self.authenticate(tenant_name, tenant, client_id, secret)
+        app = self.authenticate(tenant_name, tenant, client_id, credential)
         if grant_type == "authorization_code":
             grant = self.redeem_code(app, form)
         else:
@@ -159,11 +203,11 @@ class TokenEndpoint:
             if grant is None or grant.client_id != app.client_id:
                 raise TokenError(400, "invalid_grant", 700082,
                                  "The refresh token has expired or has been revoked. Sign in again.")
-        return self.delegated_tokens(authority, app, grant)
+        return self.delegated_tokens(authority, app, grant, form.get("client_info") == "1")
 
-    def authenticate(self, tenant_name: str, tenant: Tenant | None, client_id: str, secret: str | None,
+    def authenticate(self, tenant_name: str, tenant: Tenant | None, client_id: str, credential: ClientCredential,
                      app_only: bool = False) -> App:
-        """The app registration behind a client id and secret, or the matching AADSTS error."""
+        """The app registration behind a client id and its secret or assertion, or the matching AADSTS error."""
         app = self.directory.apps.get(client_id)
         visible = app is not None and (
             tenant is None or app.home_tenant_id == tenant.id
@@ -175,6 +219,10 @@ class TokenEndpoint:
                              "This can happen if the application has not been installed by the administrator of "
                              "the tenant or consented to by any user in the tenant. You may have sent your "
                              "authentication request to the wrong tenant.")
+        if credential.assertion and credential.assertion_type == ASSERTION_TYPE:
+            check_assertion(app, credential)
+            return app
+        secret = credential.secret
         if not secret:
             raise TokenError(401, "invalid_client", 7000218,
                              "The request body must contain the following parameter: 'client_assertion' or "
@@ -191,16 +239,22 @@ class TokenEndpoint:
         return app
 
     def client_credentials(self, authority: str, tenant_name: str, tenant: Tenant | None, client_id: str,
-                           secret: str | None, scope: str | None) -> dict:
+                           credential: ClientCredential, scope: str | None) -> dict:
         """App-only token; roles come from the permissions granted in this tenant."""
         if tenant is None:
             raise TokenError(400, "invalid_request", 50059,
                              "No tenant-identifying information found in either the request or implied by any "
                              "provided credentials.")
-        self.authenticate(tenant_name, tenant, client_id, secret, app_only=True)
+        self.authenticate(tenant_name, tenant, client_id, credential, app_only=True)
         if not scope:
             raise TokenError(400, "invalid_request", 900144,
                              "The request body must contain the following parameter: 'scope'.")
+        for asked in scope.split():
+            if not asked.endswith("/.default"):
+                raise TokenError(400, "invalid_scope", 1002012,
+                                 f"The provided value for scope {asked} is not valid. Client credential flows must "
+                                 "have a scope value with /.default suffixed to the resource identifier "
+                                 "(application ID URI).")
         if scope.strip() not in (GRAPH_RESOURCE + ".default", "00000003-0000-0000-c000-000000000000/.default"):
             raise TokenError(400, "invalid_scope", 70011,
                              f"The provided request must include a 'scope' input parameter. The provided value for "
@@ -230,7 +284,7 @@ class TokenEndpoint:
                              "request.")
         return grant
 
-    def delegated_tokens(self, authority: str, app: App, grant: Grant) -> dict:
+    def delegated_tokens(self, authority: str, app: App, grant: Grant, client_info: bool) -> dict:
         """Access, refresh and id tokens for a signed-in user, if consent and account still allow it."""
         tenant = self.directory.tenants.get(grant.tenant_id)
         user = tenant.users.get(grant.user_id) if tenant else None
@@ -255,4 +309,54 @@ class TokenEndpoint:
             body["refresh_token"] = self.tokens.issue_refresh_token(grant)
         if "openid" in oidc:
             body["id_token"] = self.tokens.id_token(authority, tenant.id, app.client_id, user, grant.nonce)
+        if client_info:
+            # MSAL asks with client_info=1 and keys its account cache by these ids.
+            body["client_info"] = b64url(json.dumps({"uid": user["id"], "utid": tenant.id}).encode())
         return body
+
+
+def assertion_failure(code: int, text: str) -> TokenError:
+    """invalid_client, as Microsoft answers a client assertion it does not accept."""
+    return TokenError(401, "invalid_client", code, text)
+
+
+def check_assertion(app: App, credential: ClientCredential) -> None:
+    """Validate a private_key_jwt client assertion: registered key, signature, aud, iss/sub and time range."""
+    try:
+        header = json.loads(base64.urlsafe_b64decode(credential.assertion.split(".")[0] + "=="))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from None
+    if not isinstance(header, dict):
+        raise TokenError(400, "invalid_request", 50027, "JWT token is invalid or malformed.")
+    thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
+    found = next((c for c in app.certificates if thumbprint in (c.x5t, c.x5t_s256)), None)
+    if found is None:
+        raise assertion_failure(700027, "The certificate with identifier used to sign the client assertion is not "
+                                        f"registered on application. [Reason - The key was not found., Thumbprint of "
+                                        f"key used by client: '{thumbprint}', Please visit the Azure Portal, Graph "
+                                        f"Explorer or directly use MS Graph to see configured keys for app Id "
+                                        f"'{app.client_id}'.]")
+    try:
+        claims = jwt.decode(credential.assertion, found.key, algorithms=["RS256", "PS256"]).claims
+    except (JoseError, ValueError, TypeError):
+        raise assertion_failure(700027, "Client assertion contains an invalid signature.") from None
+    if claims.get("aud") != credential.audience:
+        raise assertion_failure(50013, "Assertion audience claim does not match the required value. The audience in "
+                                       f"the assertion was '{claims.get('aud')}' and the expected audience is "
+                                       f"'{credential.audience}'.")
+    if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
+        raise assertion_failure(700021, "Client assertion application identifier doesn't match 'client_id' "
+                                        "parameter.")
+    now, expires, starts = time.time(), claims.get("exp"), claims.get("nbf", claims.get("iat", 0))
+    if not isinstance(expires, (int, float)) or not isinstance(starts, (int, float)) \
+            or expires + ASSERTION_SKEW < now or starts - ASSERTION_SKEW > now:
+        raise assertion_failure(700024, f"Client assertion is not within its valid time range. Current time: "
+                                        f"{iso(now)}, assertion valid from {iso(starts)}, expiry time of assertion "
+                                        f"{iso(expires)}.")
+
+
+def iso(stamp) -> str:
+    """A timestamp as Microsoft writes it in AADSTS messages."""
+    if not isinstance(stamp, (int, float)):
+        return str(stamp)
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")

@@ -23,6 +23,10 @@ CLAUSE = re.compile(
 CONNECTOR = re.compile(r"(and|or)\s+", re.IGNORECASE)
 SEARCH_CLAUSE = re.compile(r'\s*"(\w+):([^"]*)"\s*')
 WORD = re.compile(r"[0-9a-z]+")
+NEEDS_ADVANCED = ("Operator '{operator}' is not supported because the required parameters might be missing. Try "
+                  "adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to "
+                  "https://aka.ms/graph-docs/advanced-queries for more information")
+REFERENCE_QUERY = "The specified filter to the reference property query is currently not supported."
 
 
 class GraphError(Exception):
@@ -34,12 +38,27 @@ class GraphError(Exception):
 
 
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None) -> Response:
-    """Graph's error shape with innerError date and request ids (doc §6)."""
+    """Graph's error shape with innerError date and request ids ("Microsoft Graph error responses")."""
     inner = {"date": now_iso(), "request-id": request.environ["fake_entra.request_id"],
              "client-request-id": request.headers.get("client-request-id",
                                                       request.environ["fake_entra.request_id"])}
     body = {"error": {"code": code, "message": message, "innerError": inner}}
     return Response(json.dumps(body), status, headers=headers, content_type="application/json")
+
+
+def eventual(request: Request) -> bool:
+    """Whether the request carries `ConsistencyLevel: eventual` (the index behind advanced queries)."""
+    return request.headers.get("ConsistencyLevel", "").lower() == "eventual"
+
+
+def require_advanced(request: Request, cast: bool, counting: bool) -> None:
+    """On a group's members, an OData cast, $filter and $orderby are advanced queries: they need
+    ConsistencyLevel: eventual and $count=true (or a /$count segment); $search needs the header only."""
+    args = request.args
+    if not (cast or "$filter" in args or "$orderby" in args):
+        return
+    if not (eventual(request) and (counting or args.get("$count", "").lower() == "true")):
+        raise GraphError(400, "Request_UnsupportedQuery", REFERENCE_QUERY)
 
 
 @dataclass
@@ -57,7 +76,7 @@ class Query:
 def parse_query(request: Request, properties: tuple[str, ...], default_top: int = 100) -> Query:
     """Validate $select/$top/$filter/$search/$orderby/$count the way Graph does."""
     args = request.args
-    eventual = request.headers.get("ConsistencyLevel", "").lower() == "eventual"
+    is_eventual = eventual(request)
     query = Query(top=default_top)
     if "$skip" in args:
         raise GraphError(400, "Request_BadRequest", "'$skip' is not supported by the service.")
@@ -73,21 +92,21 @@ def parse_query(request: Request, properties: tuple[str, ...], default_top: int 
             raise GraphError(400, "Request_BadRequest",
                              f"Invalid page size specified: '{raw}'. Must be between 1 and 999 inclusive.")
         query.top = int(raw)
-    if args.get("$count", "").lower() == "true":
-        if not eventual:
-            raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
-        query.count = True
+    # Without the header Graph ignores $count=true: the listing comes back without @odata.count.
+    query.count = is_eventual and args.get("$count", "").lower() == "true"
     if "$search" in args:
-        if not eventual:
+        if not is_eventual:
             raise GraphError(400, "Request_UnsupportedQuery", SEARCH_NEEDS_HEADER)
         query.search = parse_search(args["$search"], properties)
     if "$filter" in args:
         query.filter = parse_filter(args["$filter"], properties)
+        if not query.count and any(clause[0] == "ne" for clauses in query.filter for clause in clauses):
+            raise GraphError(400, "Request_UnsupportedQuery", NEEDS_ADVANCED.format(operator="ne"))
     if "$orderby" in args:
         field_name, _, direction = args["$orderby"].strip().partition(" ")
         if field_name != "displayName" or direction.lower() not in ("", "asc", "desc"):
             raise GraphError(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
-        if query.filter and not (eventual and query.count):
+        if query.filter and not query.count:
             raise GraphError(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
         query.orderby = (field_name, direction.lower() == "desc")
     return query

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import ssl
 import time
 import uuid
 
@@ -18,8 +20,11 @@ from fake_entra.dataset import load_data
 from fake_entra.directory import Directory
 from fake_entra.faults import FAULT_CODES, FaultBook, retry_after_header
 from fake_entra.generate import generate_tenant
-from fake_entra.identity import TokenEndpoint, TokenError, discovery, token_error_response
-from fake_entra.odata import Cursors, GraphError, error_response, page_number
+from fake_entra.identity import (
+    GRAPH_APP_ID, TokenEndpoint, TokenError, discovery, instance_discovery, tenant_name_valid, token_error_response,
+)
+from fake_entra.odata import Cursors, GraphError, error_response, eventual, page_number
+from fake_entra.pages import error_page
 from fake_entra.throttle import Throttle
 from fake_entra.tokens import TokenService
 
@@ -29,9 +34,54 @@ IDENTITY_RULES = [
     Rule("/<tenant>/oauth2/v2.0/authorize", endpoint="/authorize", methods=["GET", "POST"]),
     Rule("/<tenant>/oauth2/v2.0/token", endpoint="/token", methods=["POST"]),
     Rule("/<tenant>/v2.0/adminconsent", endpoint="/adminconsent", methods=["GET", "POST"]),
+    Rule("/common/discovery/instance", endpoint="/instance-discovery", methods=["GET"]),
+    Rule("/<tenant>/discovery/instance", endpoint="/instance-discovery", methods=["GET"]),
 ]
-GRAPH_RULES = [Rule("/v1.0" + route.replace("{id}", "<object_id>"), endpoint=route, methods=["GET"])
-               for route in graph.ROUTES]
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+# Graph's URLs are case-insensitive; its CSDL aliases the namespace microsoft.graph as graph, and a
+# function may be called with or without parentheses and with or without its namespace.
+COLLECTIONS = {"groups": "/groups", "users": "/users", "me": "/me", "organization": "/organization"}
+RELATIONSHIPS = {"members": "/members", "transitivemembers": "/transitiveMembers"}
+CASTS = {f"{namespace}.{kind}": f"/microsoft.graph.{kind}"
+         for namespace in ("microsoft.graph", "graph") for kind in ("user", "group")}
+DELTA = {f"{namespace}delta{call}" for namespace in ("", "microsoft.graph.", "graph.") for call in ("", "()")}
+COUNTABLE = {"/groups", "/users", "/groups/{id}/members", "/groups/{id}/members/microsoft.graph.user",
+             "/groups/{id}/members/microsoft.graph.group",
+             "/groups/{id}/transitiveMembers", "/groups/{id}/transitiveMembers/microsoft.graph.user",
+             "/groups/{id}/transitiveMembers/microsoft.graph.group"}
+
+
+class UnknownSegment(Exception):
+    """A Graph URL segment no route knows."""
+
+
+def graph_route(path: str) -> tuple[str, list[str], bool]:
+    """(route key, object ids, whether a /$count segment ends it) of a /v1.0 path, in any spelling Graph takes."""
+    segments = path[len("/v1.0/"):].split("/")
+    counting = segments[-1] == "$count" and len(segments) > 1
+    if counting:
+        segments = segments[:-1]
+    head = segments[0].lower()
+    if head not in COLLECTIONS or "" in segments:
+        raise UnknownSegment(segments[0] if head not in COLLECTIONS else "")
+    route, ids = COLLECTIONS[head], []
+    rest = segments[1:]
+    if rest and head in ("groups", "users"):
+        if rest[0].lower() in DELTA:
+            route, rest = route + "/delta", rest[1:]
+        else:
+            object_id = rest[0]
+            ids.append(object_id.lower() if GUID.match(object_id) else object_id)
+            route, rest = route + "/{id}", rest[1:]
+            if rest and head == "groups" and rest[0].lower() in RELATIONSHIPS:
+                route, rest = route + RELATIONSHIPS[rest[0].lower()], rest[1:]
+                if rest and rest[0].lower() in CASTS:
+                    route, rest = route + CASTS[rest[0].lower()], rest[1:]
+    if rest:
+        raise UnknownSegment(rest[0])
+    if route not in graph.ROUTES or (counting and route not in COUNTABLE):
+        raise UnknownSegment("$count" if counting else segments[-1])
+    return route, ids, counting
 
 
 class Emulator:
@@ -45,7 +95,7 @@ class Emulator:
         self.throttle = Throttle()
         self.authorizer = Authorizer(self)
         self.control = Control(self)
-        self.url_map = Map(GRAPH_RULES + IDENTITY_RULES)
+        self.url_map = Map(IDENTITY_RULES)
         self.build()
 
     def build(self) -> None:
@@ -93,14 +143,21 @@ class Emulator:
 
     def serve(self, request: Request) -> Response:
         """Count, apply faults, then answer an identity or Graph request."""
-        try:
-            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
-        except HTTPException as exc:
-            self.faults.count(f"{request.method} {request.path}")
-            if request.path.startswith("/v1.0/"):
-                segment = request.path.rstrip("/").rsplit("/", 1)[-1]
-                return error_response(request, 400, "BadRequest", f"Resource not found for the segment '{segment}'.")
-            return exc.get_response(request.environ)
+        if request.path.startswith("/v1.0/"):
+            try:
+                if request.method != "GET":
+                    raise UnknownSegment(request.path.rstrip("/").rsplit("/", 1)[-1])
+                route, values, counting = graph_route(request.path)
+            except UnknownSegment as exc:
+                self.faults.count(f"{request.method} {request.path}")
+                return error_response(request, 400, "BadRequest", f"Resource not found for the segment '{exc}'.")
+            endpoint = route + "/$count" if counting else route
+        else:
+            try:
+                endpoint, mapped = self.url_map.bind_to_environ(request.environ).match()
+            except HTTPException as exc:
+                self.faults.count(f"{request.method} {request.path}")
+                return exc.get_response(request.environ)
         self.faults.count(f"{request.method} {endpoint}")
         fault = self.faults.take(request.method, request.path, page_number(request))
         if fault is not None:
@@ -109,12 +166,17 @@ class Emulator:
             if fault.status:
                 return self.fault_response(request, endpoint, fault)
         authority = f"{request.scheme}://{request.host}"
-        if endpoint in graph.ROUTES:
-            response = self.graph(request, endpoint, values, authority)
-            if fault is not None and (fault.truncate or fault.count_offset) and response.status_code == 200:
+        if request.path.startswith("/v1.0/"):
+            response = self.graph(request, route, values, counting, authority)
+            if fault is not None and (fault.truncate or fault.count_offset) and response.is_json \
+                    and response.status_code == 200:
                 response.set_data(json.dumps(fault.alter(json.loads(response.get_data()))))
             return response
-        tenant = values["tenant"]
+        tenant = mapped.get("tenant", "common")
+        if endpoint == "/instance-discovery":
+            return instance_discovery(authority, request)
+        if not tenant_name_valid(tenant):
+            return self.malformed_tenant(request, endpoint, authority, tenant)
         if endpoint == "/token":
             return TokenEndpoint(self.directory, self.tokens).handle(authority, tenant, request)
         if endpoint == "/keys":
@@ -128,10 +190,18 @@ class Emulator:
             return Response(json.dumps(config), content_type="application/json")
         return self.authorizer.handle(request, endpoint, tenant, authority)
 
+    def malformed_tenant(self, request: Request, endpoint: str, authority: str, tenant: str) -> Response:
+        """AADSTS900023 for a tenant segment that is neither a GUID nor a domain name."""
+        error = TokenError(400, "invalid_request", 900023, f"Specified tenant identifier '{tenant}' is neither a "
+                                                           "valid DNS name, nor a valid external domain.")
+        if endpoint in ("/authorize", "/adminconsent"):
+            return error_page(error.code, error.text)
+        return token_error_response(authority, error)
+
     def fault_response(self, request: Request, endpoint: str, fault) -> Response:
         """The error an injected fault answers with."""
         headers = {"Retry-After": retry_after_header(fault.retry_after)} if fault.retry_after is not None else {}
-        if endpoint in graph.ROUTES:
+        if request.path.startswith("/v1.0/"):
             code = FAULT_CODES.get(fault.status, "UnknownError")
             return error_response(request, fault.status, code, f"Injected fault: {code}.", headers)
         authority = f"{request.scheme}://{request.host}"
@@ -140,19 +210,18 @@ class Emulator:
         response.headers.extend(headers)
         return response
 
-    def graph(self, request: Request, route: str, values: dict, authority: str) -> Response:
+    def graph(self, request: Request, route: str, values: list[str], counting: bool, authority: str) -> Response:
         """Authenticate a Graph call by its bearer token and run the route for the token's tenant."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return error_response(request, 401, "InvalidAuthenticationToken", "Access token is empty.")
+            return self.unauthorized(request, authority, "Access token is empty.")
         claims, problem = self.tokens.check_access_token(token.strip())
         if claims is None:
-            return error_response(request, 401, "InvalidAuthenticationToken", problem)
+            return self.unauthorized(request, authority, problem)
         with self.directory.lock:
             tenant = self.directory.tenants.get(claims["tid"])
             if tenant is None:
-                return error_response(request, 401, "InvalidAuthenticationToken",
-                                      "Access token validation failure. Invalid tenant.")
+                return self.unauthorized(request, authority, "Access token validation failure. Invalid tenant.")
             units = graph.resource_units(route, request)
             wait, used = self.throttle.charge(claims.get("appid", ""), tenant.id, len(tenant.users), units)
             if wait is not None:
@@ -160,15 +229,32 @@ class Emulator:
                                       {"Retry-After": retry_after_header(wait)})
             permissions = set(claims.get("scp", "").split()) | set(claims.get("roles", []))
             call = graph.Call(request, tenant, claims, permissions, f"{authority}/v1.0", self.cursors,
-                              self.directory.generation)
+                              self.directory.generation, count_only=counting)
             try:
-                response = graph.ROUTES[route](call, *values.values())
+                check_object_ids(route, values)
+                if counting and not eventual(request):
+                    raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+                response = graph.ROUTES[route](call, *values)
             except GraphError as err:
                 response = error_response(request, err.status, err.code, err.message, err.headers)
         response.headers["x-ms-resource-unit"] = str(units)
         if used >= 80:
             response.headers["x-ms-throttle-limit-percentage"] = f"{used / 100:.1f}"
         return response
+
+    @staticmethod
+    def unauthorized(request: Request, authority: str, message: str) -> Response:
+        """Graph's 401, with the challenge that tells a client where to get a token."""
+        challenge = (f'Bearer realm="", authorization_uri="{authority}/common/oauth2/authorize", '
+                     f'client_id="{GRAPH_APP_ID}"')
+        return error_response(request, 401, "InvalidAuthenticationToken", message,
+                              {"WWW-Authenticate": challenge})
+
+
+def check_object_ids(route: str, values: list[str]) -> None:
+    """Groups are addressed by object id only: anything but a GUID is 400 (users may also go by UPN)."""
+    if route.startswith("/groups/{id}") and not GUID.match(values[0]):
+        raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{values[0]}'.")
 
 
 class KeepAliveHandler(WSGIRequestHandler):
@@ -177,6 +263,7 @@ class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
 
 
-def serve(emulator: Emulator, host: str, port: int):
-    """A threaded werkzeug server bound to host:port (port 0 picks a free one)."""
-    return make_server(host, port, emulator, threaded=True, request_handler=KeepAliveHandler)
+def serve(emulator: Emulator, host: str, port: int, ssl_context: ssl.SSLContext | None = None):
+    """A threaded werkzeug server bound to host:port (port 0 picks a free one), HTTPS with an ssl_context."""
+    return make_server(host, port, emulator, threaded=True, request_handler=KeepAliveHandler,
+                       ssl_context=ssl_context)

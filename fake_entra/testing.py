@@ -39,13 +39,15 @@ class SignInError(Exception):
 class Control:
     """Wrappers of the /_fake/ control API."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, ca_file: str | None = None):
         self.base_url = base_url
         self.session = requests.Session()
+        self.verify = ca_file or True
 
     def call(self, method: str, path: str, body: dict | None = None):
         """One control request; raises on a non-2xx answer."""
-        response = self.session.request(method, f"{self.base_url}/_fake{path}", json=body, timeout=120)
+        response = self.session.request(method, f"{self.base_url}/_fake{path}", json=body, timeout=120,
+                                        verify=self.verify)
         if response.status_code >= 300:
             raise RuntimeError(f"fake_entra control {method} {path}: {response.status_code} {response.text}")
         return response.json()
@@ -172,6 +174,10 @@ class Control:
         body = {k: v for k, v in (("access", access), ("refresh", refresh), ("code", code)) if v is not None}
         return self.call("POST", "/token-lifetime", body)
 
+    def add_certificate(self, client_id: str, certificate_pem: str) -> str:
+        """Register a certificate on an app for client assertions; returns its SHA-1 thumbprint (hex)."""
+        return self.call("POST", f"/apps/{client_id}/certificates", {"certificate": certificate_pem})["thumbprint"]
+
     def expire_delta_tokens(self, tenant_id: str) -> None:
         """Every delta link issued so far answers 400 syncStateNotFound."""
         self.call("POST", f"/tenants/{tenant_id}/delta/expire")
@@ -180,21 +186,26 @@ class Control:
 class FakeEntra:
     """A running `python -m fake_entra --port 0` subprocess."""
 
-    def __init__(self, process: subprocess.Popen, base_url: str, generated: list[dict]):
+    def __init__(self, process: subprocess.Popen, base_url: str, generated: list[dict], ca_file: str | None = None):
         self.process = process
         self.base_url = base_url
         self.authority_url = base_url
         self.graph_url = f"{base_url}/v1.0"
         self.demo = demo
-        self.control = Control(base_url)
+        self.ca_file = ca_file
+        self.verify = ca_file or True
+        self.control = Control(base_url, ca_file)
         self.generated = generated
 
     @classmethod
     def launch(cls, *, seed: int | None = None, users: int | None = None, groups: int | None = None,
                big_group_size: int | None = None, data: dict | str | None = None, index_lag: float | None = None,
-               host: str = "127.0.0.1", port: int = 0, timeout: float = 60.0) -> FakeEntra:
-        """Start the server (port 0: a free one) and wait until it answers; call stop() when done."""
+               host: str = "127.0.0.1", port: int = 0, tls: bool = False, timeout: float = 60.0) -> FakeEntra:
+        """Start the server (port 0: a free one; tls: HTTPS, trusted through `ca_file`) and wait until it
+        answers; call stop() when done."""
         command = [sys.executable, "-m", "fake_entra", "--host", host, "--port", str(port), "--exit-with-parent"]
+        if tls:
+            command.append("--tls")
         for flag, value in (("--seed", seed), ("--users", users), ("--groups", groups),
                             ("--big-group-size", big_group_size), ("--index-lag", index_lag)):
             if value is not None:
@@ -204,9 +215,15 @@ class FakeEntra:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
         lines: queue.Queue = queue.Queue()
-        threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+        wanted = 2 if tls else 1
+        threading.Thread(target=lambda: [lines.put(process.stdout.readline()) for _ in range(wanted)],
+                         daemon=True).start()
+        ca_file = None
         try:
             line = lines.get(timeout=timeout)
+            if tls and line.startswith("fake_entra CA certificate: "):
+                ca_file = line.split(": ", 1)[1].strip()
+                line = lines.get(timeout=timeout)
         except queue.Empty:
             process.kill()
             raise RuntimeError("fake_entra did not start in time") from None
@@ -214,9 +231,10 @@ class FakeEntra:
             process.kill()
             raise RuntimeError(f"fake_entra failed to start (exit code {process.wait()})")
         base_url = line.split()[-1]
-        requests.get(f"{base_url}/_fake/health", timeout=timeout).raise_for_status()
-        generated = requests.get(f"{base_url}/_fake/generated", timeout=timeout).json()
-        return cls(process, base_url, generated)
+        verify = ca_file or True
+        requests.get(f"{base_url}/_fake/health", timeout=timeout, verify=verify).raise_for_status()
+        generated = requests.get(f"{base_url}/_fake/generated", timeout=timeout, verify=verify).json()
+        return cls(process, base_url, generated, ca_file)
 
     @classmethod
     @contextmanager
@@ -248,7 +266,7 @@ class FakeEntra:
         """An app-only Graph access token (client credentials); raises on an error answer."""
         response = requests.post(self.token_url(tenant), data={
             "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
-            "scope": "https://graph.microsoft.com/.default"}, timeout=30)
+            "scope": "https://graph.microsoft.com/.default"}, timeout=30, verify=self.verify)
         response.raise_for_status()
         return response.json()["access_token"]
 
@@ -256,7 +274,7 @@ class FakeEntra:
                 accept: bool = True, on_behalf_of_organization: bool = True) -> str:
         """Walk the sign-in and consent pages like a browser; return the final redirect URL or raise SignInError."""
         session = requests.Session()
-        response = session.get(authorize_url, allow_redirects=False, timeout=30)
+        response = session.get(authorize_url, allow_redirects=False, timeout=30, verify=self.verify)
         filled = {"signin": {"login": email, "passwd": password},
                   "consent": {"action": "accept" if accept else "cancel"}}
         if on_behalf_of_organization:
@@ -272,7 +290,7 @@ class FakeEntra:
             fields = {unescape(k): unescape(v) for k, v in HIDDEN.findall(form.group(3))}
             fields.update(filled[form.group(1)])
             response = session.post(urljoin(response.url, unescape(form.group(2))), data=fields,
-                                    allow_redirects=False, timeout=30)
+                                    allow_redirects=False, timeout=30, verify=self.verify)
         return response.headers["Location"]
 
 

@@ -1,4 +1,4 @@
-"""Graph's resource-unit budget per app and tenant (doc §6), off unless a test turns it on."""
+"""Graph's resource-unit budget per app and tenant (Microsoft's identity and access throttling limits), off unless a test turns it on."""
 
 from __future__ import annotations
 

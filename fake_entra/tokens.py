@@ -10,6 +10,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -30,6 +32,34 @@ class Grant:
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+
+
+def b64url(raw: bytes) -> str:
+    """Unpadded base64url, as JOSE headers carry thumbprints."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass
+class Certificate:
+    """A certificate registered on an app (its public part), known by its SHA-1 and SHA-256 thumbprints."""
+
+    x5t: str
+    x5t_s256: str
+    key: RSAKey
+
+    @classmethod
+    def from_pem(cls, pem: str) -> Certificate:
+        """Parse a PEM certificate; ValueError when it is not one or has no RSA key."""
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        public = cert.public_key().public_bytes(serialization.Encoding.PEM,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+        return cls(b64url(cert.fingerprint(hashes.SHA1())), b64url(cert.fingerprint(hashes.SHA256())),
+                   RSAKey.import_key(public))
+
+    @property
+    def thumbprint(self) -> str:
+        """The hexadecimal SHA-1 thumbprint the Azure portal shows."""
+        return base64.urlsafe_b64decode(self.x5t + "=" * (-len(self.x5t) % 4)).hex().upper()
 
 
 @dataclass
@@ -167,6 +197,5 @@ class TokenService:
 def pkce_matches(verifier: str, challenge: str, method: str | None) -> bool:
     """Whether a code_verifier fits the code_challenge sent to authorize."""
     if (method or "plain") == "S256":
-        digest = hashlib.sha256(verifier.encode()).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == challenge
+        return b64url(hashlib.sha256(verifier.encode()).digest()) == challenge
     return secrets.compare_digest(verifier, challenge)

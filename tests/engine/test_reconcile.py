@@ -1,4 +1,4 @@
-"""The reconcile plan, rule by rule (product.md "Sync rules")."""
+"""The reconcile plan, rule by rule (README "The safety rules")."""
 from webapp.engine.reconcile import (DISABLED, EMAIL_OWNED, EMAIL_TAKEN, EMAIL_TOO_LONG, IN_OTHER_TEAM,
                                      IN_THIS_TEAM, NO_EMAIL, REASON_BAD_ID, REASON_DISABLED, REASON_EMAIL_OWNED,
                                      REASON_EMAIL_TOO_LONG, REASON_LEADER, REASON_NOT_IN_GROUP, REASON_OTHER_TEAM,

@@ -9,7 +9,8 @@ from fake_entra import demo
 
 from .helpers import graph_get
 
-MEMBERS = f"/groups/{demo.group_id('Training')}/transitiveMembers/microsoft.graph.user?$top=5"
+MEMBERS = f"/groups/{demo.group_id('Training')}/transitiveMembers/microsoft.graph.user?$top=5&$count=true"
+EVENTUAL = {"ConsistencyLevel": "eventual"}
 
 
 def test_throttling_with_fractional_retry_after(fake_entra):
@@ -17,22 +18,22 @@ def test_throttling_with_fractional_retry_after(fake_entra):
     fake_entra.control.inject(429, retry_after=1.5, count=2, path="/transitiveMembers")
     assert graph_get(fake_entra, "/groups", token).status_code == 200
     for _ in range(2):
-        response = graph_get(fake_entra, MEMBERS, token)
+        response = graph_get(fake_entra, MEMBERS, token, **EVENTUAL)
         assert response.status_code == 429
         assert response.headers["Retry-After"] == "1.5"
         assert response.json()["error"]["code"] == "TooManyRequests"
-    assert graph_get(fake_entra, MEMBERS, token).status_code == 200
+    assert graph_get(fake_entra, MEMBERS, token, **EVENTUAL).status_code == 200
     assert fake_entra.control.counts()["GET /groups/{id}/transitiveMembers/microsoft.graph.user"] == 3
 
 
 def test_failure_on_a_given_page(fake_entra):
     token = fake_entra.app_token()
     fake_entra.control.inject(503, page=3, path="/transitiveMembers")
-    first = graph_get(fake_entra, MEMBERS, token).json()
-    second = graph_get(fake_entra, first["@odata.nextLink"], token).json()
-    failed = graph_get(fake_entra, second["@odata.nextLink"], token)
+    first = graph_get(fake_entra, MEMBERS, token, **EVENTUAL).json()
+    second = graph_get(fake_entra, first["@odata.nextLink"], token, **EVENTUAL).json()
+    failed = graph_get(fake_entra, second["@odata.nextLink"], token, **EVENTUAL)
     assert failed.status_code == 503 and "Retry-After" not in failed.headers
-    assert graph_get(fake_entra, second["@odata.nextLink"], token).status_code == 200
+    assert graph_get(fake_entra, second["@odata.nextLink"], token, **EVENTUAL).status_code == 200
 
 
 def test_slow_responses_and_token_endpoint_faults(fake_entra):

@@ -38,8 +38,9 @@ def test_seed_and_data_file_add_tenants_next_to_the_demo():
         assert generated["user_count"] == 300 and len(generated["group_ids"]) == 12
         token = server.app_token(generated["tenant_id"], generated["app"]["client_id"],
                                  generated["app"]["client_secret"])
-        headers = {"Authorization": f"Bearer {token}"}
-        url = f"{server.graph_url}/groups/{generated['big_group_id']}/transitiveMembers/microsoft.graph.user?$top=999"
+        headers = {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"}
+        url = (f"{server.graph_url}/groups/{generated['big_group_id']}/transitiveMembers/microsoft.graph.user"
+               "?$top=999&$count=true")
         assert len(requests.get(url, headers=headers).json()["value"]) == 250
         token = server.app_token("tailspin.onmicrosoft.com", "cccccccc-0000-4000-8000-000000000001", "tail8Q~secret")
         members = requests.get(f"{server.graph_url}/groups/bbbbbbbb-0000-4000-8000-000000000001/members",

@@ -1,4 +1,4 @@
-"""The §6 retry rule: Retry-After as a float, bounded backoff with jitter, never an immediate retry."""
+"""The retry rule (README "The safety rules"): Retry-After as a float, bounded backoff with jitter, never an immediate retry."""
 
 import random
 

@@ -1,4 +1,4 @@
-"""Token endpoint: success bodies, caching, refresh token rotation and every §4 error row, as Microsoft sends them."""
+"""Token endpoint: success bodies, caching, refresh token rotation and every AADSTS error the portal handles, as Microsoft sends them."""
 
 import base64
 import json

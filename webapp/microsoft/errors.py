@@ -193,7 +193,7 @@ def aadsts_codes(body):
 
 
 def token_error(status, content):
-    """Translate a token endpoint error response into a typed error (§4 of microsoft-graph.md)."""
+    """Translate a token endpoint error response into a typed error (by its AADSTS code)."""
     body = parse_json(content)
     if not isinstance(body, dict):
         return UnexpectedResponse(status=status)

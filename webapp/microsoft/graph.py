@@ -1,4 +1,4 @@
-"""Microsoft Graph v1.0 reads the portal needs: groups, group users, users and delta rounds (§5)."""
+"""Microsoft Graph v1.0 reads the portal needs: groups, group users, users and delta rounds."""
 
 import time
 from dataclasses import dataclass

@@ -62,7 +62,7 @@ class _CachedTokenProvider:
         raise NotImplementedError
 
     def _request_token(self):
-        """POST the grant and return the decoded success body, or raise the §4 typed error."""
+        """POST the grant and return the decoded success body, or raise the typed error for its AADSTS code."""
         response = self.transport.request(
             "POST", self.token_endpoint, data=self._form(), headers={"Accept": "application/json"}
         )
