@@ -61,7 +61,8 @@ def test_groups_delta_with_parentheses(fake_entra):
 
 @pytest.mark.parametrize("path, expected", [
     ("/groups/$count", len(demo.GROUP_NAMES)),
-    (f"/groups/{ENGINEERING}/transitiveMembers/$count", len(demo.DEPARTMENT_STAFF["Engineering"]) + 2),
+    # Its users, Platform Team and Platform Team's device and service principal.
+    (f"/groups/{ENGINEERING}/transitiveMembers/$count", len(demo.DEPARTMENT_STAFF["Engineering"]) + 3),
     (f"/groups/{ENGINEERING}/transitiveMembers/graph.user/$count", len(demo.DEPARTMENT_STAFF["Engineering"])),
     (f"/groups/{ENGINEERING}/members/microsoft.graph.group/$count", 1),
 ])
