@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, Response, g, request
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("webapp.request")
 
 
 def configure_logging(log_format: str) -> None:
