@@ -130,7 +130,7 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DELETION_GUARD_PERCENT": read.number("DELETION_GUARD_PERCENT", "10", float),
         "DELETION_GUARD_MINIMUM": read.number("DELETION_GUARD_MINIMUM", "25"),
         "DELETION_GUARD_MAXIMUM": read.number("DELETION_GUARD_MAXIMUM", "500"),
-        "SYNC_LOCK_SECONDS": read.number("SYNC_LOCK_SECONDS", "30", minimum=3),
+        "SYNC_LOCK_SECONDS": read.number("SYNC_LOCK_SECONDS", "30", minimum=1),
         "SYNC_FULL_PASS_HOURS": read.number("SYNC_FULL_PASS_HOURS", "24", float),
         "MEMBERS_PER_PAGE": read.number("MEMBERS_PER_PAGE", "50", minimum=1),
         "SYNC_USERS_PER_PAGE": read.number("SYNC_USERS_PER_PAGE", "50", minimum=1),

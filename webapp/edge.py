@@ -36,12 +36,7 @@ def init_app(app: Flask) -> None:
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
     production = app.config["PRODUCTION"]
-    headers = {
-        "Content-Security-Policy": content_security_policy(app.config["ENTRA_AUTHORITY_URL"]),
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-    }
+    headers = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
     if production:
         headers["Strict-Transport-Security"] = HSTS
 
@@ -53,6 +48,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        policy = content_security_policy(app.config["ENTRA_AUTHORITY_URL"])
+        response.headers.setdefault("Content-Security-Policy", policy)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response

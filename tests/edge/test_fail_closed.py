@@ -8,21 +8,14 @@ from pathlib import Path
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
-from tests.conftest import ENCRYPTION_KEY, PASSWORD, PortalClient
+from tests.conftest import PASSWORD
+from tests.edge.conftest import STRONG_SECRET, production_settings
 from webapp import config, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-STRONG_SECRET = "9f4c2e7a1b8d6f3e0a5c9b2d7e4f1a8c6b3d0e9f2a7c4b1d8e5f0a3c6b9d2e7f"
 REQUIRED = ("SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL")
 PRODUCTION_LIKE = [None, "production", "Production", "prod", "PRODUCTION", "staging", "develop", "tset"]
-
-
-def production_settings(**changes):
-    settings = {"ENTRA_SYNC_ENV": "production", "SECRET_KEY": STRONG_SECRET, "ENCRYPTION_KEY": ENCRYPTION_KEY,
-                "DATABASE_URL": "postgres://app:pw@db.example:5432/app", "REDIS_URL": "rediss://:pw@cache.example:6380"}
-    settings.update(changes)
-    return {name: value for name, value in settings.items() if value is not None}
 
 
 @pytest.mark.parametrize("environment", PRODUCTION_LIKE)
@@ -103,17 +96,6 @@ def test_every_procfile_process_refuses_to_start_with_one_message(role, environm
         assert told in finished.stderr
     assert "Traceback" not in finished.stderr
     assert "development-only-secret-key" not in finished.stderr
-
-
-@pytest.fixture
-def production_app(app, database_url, redis_url, tmp_path, monkeypatch):
-    """The portal as `ENTRA_SYNC_ENV=Production` runs it, on the test database, behind one proxy (the router)."""
-    for name, value in production_settings(ENTRA_SYNC_ENV="Production", DATABASE_URL=database_url,
-                                           REDIS_URL=redis_url).items():
-        monkeypatch.setenv(name, value)
-    production = create_app({"INSTANCE_DIR": tmp_path / "production"})
-    production.test_client_class = PortalClient
-    return production
 
 
 def forged(cookie_value, real_key, forging_key):

@@ -1,11 +1,7 @@
 """Behind Heroku's router: the forwarded client address and scheme are believed only to TRUSTED_PROXY_COUNT
 proxies deep, the OAuth redirect URI is https behind the router, and every request writes one log line."""
 import json
-import os
 import re
-import subprocess
-import time
-from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,48 +9,11 @@ import requests
 
 from fake_entra import demo
 from tests.conftest import ENCRYPTION_KEY, PASSWORD, PortalClient
-from tests.security.conftest import BIN, ROOT, free_port
 from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
 from webapp import create_app
 from webapp.models import SecurityEvent
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-def portal(app, database_url, redis_url, tmp_path):
-    """Start the portal under gunicorn (as the Procfile runs it) with extra settings; yields (url, log lines)."""
-    @contextmanager
-    def start(**settings):
-        port = free_port()
-        env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=app.config["SECRET_KEY"],
-                   ENCRYPTION_KEY=ENCRYPTION_KEY, PYTHONPATH=str(ROOT), **settings)
-        log_path = tmp_path / f"gunicorn-{port}.log"
-        with open(log_path, "w") as log:
-            process = subprocess.Popen([str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
-                                        "--workers", "1", "--threads", "4"],
-                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url + "/static/app.css", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    process.kill()
-                    raise AssertionError(log_path.read_text()) from None
-                time.sleep(0.2)
-
-        def log_text():
-            time.sleep(0.3)
-            return log_path.read_text()
-        try:
-            yield url, log_text
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-    return start
 
 
 def json_lines(text):
