@@ -86,10 +86,12 @@ class Reader:
             return default
         return value
 
-    def required(self, name: str, value: str | None, well_formed: Callable[[str], bool], what: str) -> None:
-        """A production setting: missing or malformed is a problem (its value is never repeated)."""
+    def required(self, name: str, value: str | None, well_formed: Callable[[str], bool], what: str,
+                 needed: bool = True) -> None:
+        """A setting that must be well formed when set, and set when needed (its value is never repeated)."""
         if not value:
-            self.problems.append(f"{name} is missing: {what}.")
+            if needed:
+                self.problems.append(f"{name} is missing: {what}.")
         elif not well_formed(value):
             self.problems.append(f"{name} is malformed: {what}.")
 
@@ -108,13 +110,13 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         read.required("SECRET_KEY", env.get("SECRET_KEY"), is_strong_secret,
                       f"it needs at least {SECRET_KEY_MIN_LENGTH} random characters, "
                       "e.g. python -c \"import secrets; print(secrets.token_hex(32))\"")
-        read.required("ENCRYPTION_KEY", env.get("ENCRYPTION_KEY"), is_valid_encryption_key,
-                      "one or more comma-separated Fernet keys, e.g. python -c \"from cryptography.fernet "
-                      "import Fernet; print(Fernet.generate_key().decode())\"")
-        read.required("DATABASE_URL", env.get("DATABASE_URL"), lambda url: url.startswith(DATABASE_SCHEMES),
-                      "a postgresql:// (or postgres://, sqlite:///) URL")
-        read.required("REDIS_URL", redis_url, lambda url: url.startswith(REDIS_SCHEMES),
-                      "a redis:// or rediss:// URL (REDISCLOUD_URL or REDISTOGO_URL also count)")
+    read.required("ENCRYPTION_KEY", env.get("ENCRYPTION_KEY"), is_valid_encryption_key,
+                  "one or more comma-separated Fernet keys, e.g. python -c \"from cryptography.fernet "
+                  "import Fernet; print(Fernet.generate_key().decode())\"", needed=production)
+    read.required("DATABASE_URL", env.get("DATABASE_URL"), lambda url: url.startswith(DATABASE_SCHEMES),
+                  "a postgresql:// (or postgres://, sqlite:///) URL", needed=production)
+    read.required("REDIS_URL", redis_url, lambda url: url.startswith(REDIS_SCHEMES),
+                  "a redis:// or rediss:// URL (REDISCLOUD_URL or REDISTOGO_URL also count)", needed=production)
     settings = {
         "PRODUCTION": production,
         "SECRET_KEY": env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,

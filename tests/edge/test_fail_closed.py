@@ -135,3 +135,12 @@ def test_a_cookie_signed_with_the_development_key_opens_no_team_page(production_
     assert page.headers["Location"].startswith("/login")
     assert "Member 00001" not in stranger.get(f"/teams/{team.id}/members/", follow_redirects=True).get_data(
         as_text=True)
+
+
+def test_in_development_a_key_or_url_that_is_set_must_still_be_well_formed():
+    assert config.load({"ENTRA_SYNC_ENV": "development"})["SECRET_KEY"] == config.DEVELOPMENT_SECRET_KEY
+    with pytest.raises(config.ConfigError) as refused:
+        config.load({"ENTRA_SYNC_ENV": "development", "ENCRYPTION_KEY": "typo", "REDIS_URL": "localhost:6379"})
+    assert "ENCRYPTION_KEY is malformed" in str(refused.value)
+    assert "REDIS_URL is malformed" in str(refused.value)
+    assert "SECRET_KEY" not in str(refused.value)
