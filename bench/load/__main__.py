@@ -99,6 +99,12 @@ def serve(bench, env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
 
 
+def locust_failures(prefix: Path) -> list[dict]:
+    with open(f"{prefix}_failures.csv") as failures:
+        return [{"page": row["Name"], "error": row["Error"], "count": int(row["Occurrences"])}
+                for row in csv.DictReader(failures)]
+
+
 def locust_stats(prefix: Path) -> list[dict]:
     with open(f"{prefix}_stats.csv") as stats:
         return [{"page": row["Name"], "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
@@ -137,7 +143,8 @@ def run_load(bench, kind: str, leaders: list[dict], sync_team_ids: list[int], ar
     logged = re.findall(r"webapp\.request \S+ (\S+) (\d{3}) ([\d.]+)ms", web_log.read_text())
     server_ms = sorted(float(ms) for path, _, ms in logged if path != "/login")  # sign-in hashes on purpose
     server_errors = sum(status.startswith("5") for _, status, _ in logged)
-    return {"database": kind, "pages": locust_stats(prefix), "server_errors": server_errors,
+    return {"database": kind, "pages": locust_stats(prefix), "failures": locust_failures(prefix),
+            "server_errors": server_errors,
             "server_p95_ms": server_ms[int(len(server_ms) * 0.95)] if server_ms else None,
             "server_median_ms": server_ms[len(server_ms) // 2] if server_ms else None,
             "load_average": os.getloadavg()[0],
@@ -162,9 +169,12 @@ def render(results: list[dict]) -> str:
                      f"{result['group_size']:,}-member groups, "
                      f"{result['incremental_runs']} incremental runs, {result['users_added']:,} users added, "
                      f"{len(result['failed_runs'])} failed runs; {result['server_errors']} 5xx answers logged")
-        lines.append(f"  time inside the portal (its request log, sign-in aside): median {result['server_median_ms']} ms, "
+        lines.append(f"  time inside the portal (its request log, sign-in aside): "
+                     f"median {result['server_median_ms']} ms, "
                      f"p95 {result['server_p95_ms']} ms; load average {result['load_average']:.1f} "
                      f"on {os.cpu_count()} CPUs")
+        for failure in result["failures"]:
+            lines.append(f"  error on {failure['page']} ({failure['count']}x): {failure['error'][:200]}")
     return "\n".join(lines)
 
 
