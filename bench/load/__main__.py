@@ -129,10 +129,11 @@ def run_load(bench, kind: str, leaders: list[dict], sync_team_ids: list[int], ar
         started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         feeder = KeepSyncing(bench, sync_team_ids)
         feeder.start()
+        reset = ["--reset-stats"] if args.steady else []
         locust = subprocess.run([str(BIN / "locust"), "-f", str(ROOT / "bench" / "load" / "locustfile.py"),
                                  "--headless", "--users", str(args.leaders), "--spawn-rate", "10",
                                  "--run-time", f"{args.seconds}s", "--host", url, "--csv", str(prefix),
-                                 "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
+                                 "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING", *reset],
                                 cwd=ROOT, env=env, capture_output=True, text=True)
         feeder.stopped.set()
         feeder.join()
@@ -186,6 +187,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1000, help="members of each leader's team")
     parser.add_argument("--sync-teams", type=int, default=4, help="teams the workers sync, 10,000 users each")
     parser.add_argument("--group-size", type=int, default=10_000, help="members of each synced group")
+    parser.add_argument("--steady", action="store_true",
+                        help="count only what follows the last leader's start (Locust's --reset-stats)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load-latest.json"))
     args = parser.parse_args()
     os.environ["ENTRA_SYNC_ENV"] = "development"  # its processes run on the load test's own keys and services
