@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--auto-teams", type=int, default=AUTO_TEAMS, help="teams in the scheduler round")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
+    os.environ["ENTRA_SYNC_ENV"] = "development"  # its processes run on the bench's own keys and services
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = args.databases.split(",")
     users = max(max(sizes), args.auto_teams * AUTO_MEMBERS)

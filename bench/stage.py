@@ -39,10 +39,10 @@ class Stage:
                     ENCRYPTION_KEY=self.encryption_key, ENTRA_AUTHORITY_URL=self.fake.authority_url,
                     GRAPH_API_URL=self.fake.graph_url, SECRET_KEY="bench", PYTHONPATH=str(ROOT))
 
-    def use_database(self, kind):
+    def use_database(self, kind, postgres_name="entra_bench"):
         """Bind an empty database of this kind and build the app on it."""
         self.database_url = (f"sqlite:///{self.workdir / 'bench.sqlite3'}" if kind == "sqlite"
-                             else postgres_database("entra_bench"))
+                             else postgres_database(postgres_name))
         if kind == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.workdir / 'bench.sqlite3'}{suffix}").unlink(missing_ok=True)
@@ -67,15 +67,15 @@ class Stage:
         self.redis.flushdb()
 
     @contextmanager
-    def worker(self, forking=False):
+    def worker(self, forking=False, env=None):
         """One `rq worker` on the sync queue (the Procfile's forking one, or one that runs jobs in-process so
         its peak memory is the job's; both import the sync code before the first job); yields its pid once it
-        listens."""
+        listens. `env` replaces the stage's environment."""
         worker_class = "worker.rq_worker.SyncWorker" if forking else "bench.worker.PreloadedSimpleWorker"
         command = [str(Path(sys.executable).parent / "rq"), "worker", "--url", self.redis_url, "--quiet",
                    "--path", str(ROOT), "--worker-class", worker_class, "sync"]
         before = set(self.redis.smembers("rq:workers"))
-        process = subprocess.Popen(command, env=self.environment(), cwd=ROOT,
+        process = subprocess.Popen(command, env=env or self.environment(), cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=open(self.workdir / "worker.log", "ab"))
         deadline = time.monotonic() + 30
         while set(self.redis.smembers("rq:workers")) == before:

@@ -16,6 +16,7 @@ from webapp.models import ALL_MODELS, Team, User
 
 pytest_plugins = ["tests.fake_entra_fixtures", "tests.browser_fixtures"]
 
+os.environ["ENTRA_SYNC_ENV"] = "test"  # development defaults for the tests and every process they start
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 ENCRYPTION_KEY = Fernet.generate_key().decode()

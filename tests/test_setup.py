@@ -18,7 +18,7 @@ def test_production_refuses_to_start_without_secret_key():
 
 
 def test_heroku_postgres_url_is_accepted():
-    settings = config.load({"DATABASE_URL": "postgres://u:p@db.example:5432/app"})
+    settings = config.load({"ENTRA_SYNC_ENV": "test", "DATABASE_URL": "postgres://u:p@db.example:5432/app"})
     assert settings["DATABASE_URL"] == "postgresql://u:p@db.example:5432/app"
 
 

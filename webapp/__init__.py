@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
 from webapp import config as settings
-from webapp import db, embedded_redis, request_checks
+from webapp import db, edge, embedded_redis, request_checks, request_log
 from webapp.crypto import SecretBox, development_key
 
 login_manager = LoginManager()
@@ -42,6 +42,8 @@ def create_app(overrides=None):
     app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=5)
 
     database = db.bind(app.config["DATABASE_URL"])
+    request_log.init_app(app)
+    edge.init_app(app)
 
     @app.before_request
     def _open_database():

@@ -1,20 +1,39 @@
-"""The one place that reads the environment: every setting the portal uses."""
+"""The one place that reads the environment: every setting the portal uses.
+
+Only an explicit ENTRA_SYNC_ENV of `development` or `test` gets development defaults (a known SECRET_KEY, a
+key file under instance/, a SQLite file, an embedded Redis). Anything else, unset included, is production:
+the settings that guard security must be set and well formed, or the portal refuses to start with one
+message naming each of them.
+"""
+import math
 import os
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
+DEVELOPMENT_ENVIRONMENTS = ("development", "test")
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key"
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_BITS_PER_CHARACTER = 3.0
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(RuntimeError):
-    """A required setting is missing or malformed."""
+    """One or more settings are missing or malformed; the message names every one of them."""
 
 
-def _bool(value):
+def _bool(value: str) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def database_url(environ):
+def database_url(environ: Mapping[str, str]) -> str:
     """DATABASE_URL as peewee's connect() wants it; Heroku's postgres:// is accepted."""
     url = environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'entra-team-sync.sqlite3'}"
     if url.startswith("postgres://"):
@@ -22,44 +41,128 @@ def database_url(environ):
     return url
 
 
-def load(environ=None):
-    """Build the app's settings from environment variables."""
+def is_strong_secret(value: str) -> bool:
+    """At least 32 characters that are not repetitive (Shannon entropy of 3 bits a character or more)."""
+    if len(value) < SECRET_KEY_MIN_LENGTH or value == DEVELOPMENT_SECRET_KEY:
+        return False
+    counts = Counter(value)
+    bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return bits >= SECRET_KEY_MIN_BITS_PER_CHARACTER
+
+
+def is_valid_encryption_key(value: str) -> bool:
+    """A comma-separated list of one or more Fernet keys."""
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    try:
+        for key in keys:
+            Fernet(key)
+    except ValueError:
+        return False
+    return bool(keys)
+
+
+class Reader:
+    """Reads settings from the environment, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def number(self, name: str, default: str, kind: Callable[[str], Any] = int, minimum: float = 0) -> Any:
+        text = self.environ.get(name, default)
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            self.problems.append(f"{name} must be a {'whole ' if kind is int else ''}number from {minimum}.")
+            return kind(default)
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.environ.get(name, default).strip().lower()
+        if value not in allowed:
+            self.problems.append(f"{name} must be one of {', '.join(allowed)}.")
+            return default
+        return value
+
+    def required(self, name: str, value: str | None, well_formed: Callable[[str], bool], what: str,
+                 needed: bool = True) -> None:
+        """A setting that must be well formed when set, and set when needed (its value is never repeated)."""
+        if not value:
+            if needed:
+                self.problems.append(f"{name} is missing: {what}.")
+        elif not well_formed(value):
+            self.problems.append(f"{name} is malformed: {what}.")
+
+
+def environment_name(environ: Mapping[str, str]) -> str:
+    return environ.get("ENTRA_SYNC_ENV", "").strip()
+
+
+def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the app's settings from environment variables; raise ConfigError naming every problem."""
     env = os.environ if environ is None else environ
-    production = env.get("ENTRA_SYNC_ENV", env.get("FLASK_ENV", "development")) == "production"
-    secret_key = env.get("SECRET_KEY")
-    if not secret_key:
-        if production:
-            raise ConfigError("SECRET_KEY must be set in production.")
-        secret_key = "development-only-secret-key"
-    encryption_key = env.get("ENCRYPTION_KEY")
-    if not encryption_key and production:
-        raise ConfigError("ENCRYPTION_KEY must be set in production.")
-    return {
+    production = environment_name(env) not in DEVELOPMENT_ENVIRONMENTS
+    read = Reader(env)
+    redis_url = env.get("REDIS_URL") or env.get("REDISCLOUD_URL") or env.get("REDISTOGO_URL")
+    if production:
+        read.required("SECRET_KEY", env.get("SECRET_KEY"), is_strong_secret,
+                      f"it needs at least {SECRET_KEY_MIN_LENGTH} random characters, "
+                      "e.g. python -c \"import secrets; print(secrets.token_hex(32))\"")
+    read.required("ENCRYPTION_KEY", env.get("ENCRYPTION_KEY"), is_valid_encryption_key,
+                  "one or more comma-separated Fernet keys, e.g. python -c \"from cryptography.fernet "
+                  "import Fernet; print(Fernet.generate_key().decode())\"", needed=production)
+    read.required("DATABASE_URL", env.get("DATABASE_URL"), lambda url: url.startswith(DATABASE_SCHEMES),
+                  "a postgresql:// (or postgres://, sqlite:///) URL", needed=production)
+    read.required("REDIS_URL", redis_url, lambda url: url.startswith(REDIS_SCHEMES),
+                  "a redis:// or rediss:// URL (REDISCLOUD_URL or REDISTOGO_URL also count)", needed=production)
+    settings = {
         "PRODUCTION": production,
-        "SECRET_KEY": secret_key,
+        "SECRET_KEY": env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         "DATABASE_URL": database_url(env),
-        "REDIS_URL": env.get("REDIS_URL") or env.get("REDISCLOUD_URL") or env.get("REDISTOGO_URL"),
-        "ENCRYPTION_KEY": encryption_key,
+        "REDIS_URL": redis_url,
+        "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY"),
         "ENTRA_AUTHORITY_URL": env.get("ENTRA_AUTHORITY_URL", "https://login.microsoftonline.com").rstrip("/"),
         "GRAPH_API_URL": env.get("GRAPH_API_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "MS_CLIENT_ID": env.get("MS_CLIENT_ID"),
         "MS_CLIENT_SECRET": env.get("MS_CLIENT_SECRET"),
-        "OAUTH_SYNC_MINUTES": int(env.get("OAUTH_SYNC_MINUTES", "5")),
-        "ENTERPRISE_APP_SYNC_MINUTES": int(env.get("ENTERPRISE_APP_SYNC_MINUTES", str(24 * 60))),
-        "DELETION_GUARD_PERCENT": float(env.get("DELETION_GUARD_PERCENT", "10")),
-        "DELETION_GUARD_MINIMUM": int(env.get("DELETION_GUARD_MINIMUM", "25")),
-        "DELETION_GUARD_MAXIMUM": int(env.get("DELETION_GUARD_MAXIMUM", "500")),
-        "SYNC_LOCK_SECONDS": int(env.get("SYNC_LOCK_SECONDS", "30")),
-        "SYNC_FULL_PASS_HOURS": float(env.get("SYNC_FULL_PASS_HOURS", "24")),
-        "MEMBERS_PER_PAGE": int(env.get("MEMBERS_PER_PAGE", "50")),
-        "SYNC_USERS_PER_PAGE": int(env.get("SYNC_USERS_PER_PAGE", "50")),
-        "LOGIN_ATTEMPTS_PER_15_MINUTES": int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES", "10")),
-        "LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES": int(env.get("LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES", "50")),
-        "SESSION_IDLE_MINUTES": float(env.get("SESSION_IDLE_MINUTES", "30")),
-        "SESSION_MAX_HOURS": float(env.get("SESSION_MAX_HOURS", "12")),
+        "OAUTH_SYNC_MINUTES": read.number("OAUTH_SYNC_MINUTES", "5", minimum=1),
+        "ENTERPRISE_APP_SYNC_MINUTES": read.number("ENTERPRISE_APP_SYNC_MINUTES", str(24 * 60), minimum=1),
+        "DELETION_GUARD_PERCENT": read.number("DELETION_GUARD_PERCENT", "10", float),
+        "DELETION_GUARD_MINIMUM": read.number("DELETION_GUARD_MINIMUM", "25"),
+        "DELETION_GUARD_MAXIMUM": read.number("DELETION_GUARD_MAXIMUM", "500"),
+        "SYNC_LOCK_SECONDS": read.number("SYNC_LOCK_SECONDS", "30", minimum=1),
+        "SYNC_FULL_PASS_HOURS": read.number("SYNC_FULL_PASS_HOURS", "24", float),
+        "MEMBERS_PER_PAGE": read.number("MEMBERS_PER_PAGE", "50", minimum=1),
+        "SYNC_USERS_PER_PAGE": read.number("SYNC_USERS_PER_PAGE", "50", minimum=1),
+        "LOGIN_ATTEMPTS_PER_15_MINUTES": read.number("LOGIN_ATTEMPTS_PER_15_MINUTES", "10", minimum=1),
+        "LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES": read.number("LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES", "50",
+                                                                minimum=1),
+        "SESSION_IDLE_MINUTES": read.number("SESSION_IDLE_MINUTES", "30", float),
+        "SESSION_MAX_HOURS": read.number("SESSION_MAX_HOURS", "12", float),
+        "TRUSTED_PROXY_COUNT": read.number("TRUSTED_PROXY_COUNT", "1" if production else "0"),
+        "MAX_CONTENT_LENGTH": read.number("MAX_CONTENT_LENGTH", str(1024 * 1024), minimum=1024),
+        "LOG_FORMAT": read.choice("LOG_FORMAT", "text", LOG_FORMATS),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "DEMO": _bool(env.get("ENTRA_SYNC_DEMO", "0")),
     }
+    name = environment_name(env)
+    if read.problems and production and name != "production":
+        told = f"is {name[:40]!r}" if name else "is not set"
+        read.problems.append(f"ENTRA_SYNC_ENV {told}, which means production: only 'development' or 'test' run "
+                             "on development defaults.")
+    if read.problems:
+        raise ConfigError("The portal cannot start:\n  - " + "\n  - ".join(read.problems))
+    return settings
+
+
+def load_or_exit(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """load() for the entry points (web, worker, scheduler): a ConfigError ends the process with its message only."""
+    try:
+        return load(environ)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None

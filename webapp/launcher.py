@@ -22,6 +22,7 @@ def demo_environment(fake):
     env = dict(os.environ)
     env.setdefault("REDIS_URL", embedded_redis.shared_url(settings.INSTANCE))
     env.update({
+        "ENTRA_SYNC_ENV": "development",
         "ENTRA_SYNC_DEMO": "1",
         "ENTRA_AUTHORITY_URL": fake.authority_url,
         "GRAPH_API_URL": fake.graph_url,

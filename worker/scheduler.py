@@ -39,7 +39,7 @@ def main(argv=None):
     parser.add_argument("--register-only", action="store_true", help="Register the periodic jobs and exit.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    url = settings_module.load()["REDIS_URL"]
+    url = settings_module.load_or_exit()["REDIS_URL"]
     if not url:
         raise SystemExit("REDIS_URL is not set.")
     scheduler = Scheduler(queue_name="sync", connection=redis.Redis.from_url(url), interval=args.interval)

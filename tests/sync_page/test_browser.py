@@ -15,8 +15,8 @@ SLOW = 20_000  # ms: the machine running the tests is shared, and these steps go
 def settled(page):
     """Wait until htmx has finished swapping in the last answer, as a person would before typing again
     (keystrokes during a swap land on the element being replaced)."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')",
-                           timeout=SLOW)
+    # a locator, not wait_for_function: the page's Content-Security-Policy forbids the eval that one needs
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0, timeout=SLOW)
 
 
 @pytest.fixture
