@@ -38,8 +38,7 @@ def processes(env):
     return {
         "web": [os.path.join(bin_dir, "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{WEB_PORT}",
                 "--workers", "1", "--threads", "8", "--log-level", "warning"],
-        "worker": [os.path.join(bin_dir, "rq"), "worker", "--url", env["REDIS_URL"], "--path", str(settings.ROOT),
-                   "--worker-class", "worker.rq_worker.SyncWorker", "sync"],
+        "worker": [sys.executable, "-m", "worker.rq_worker", "sync"],
         "scheduler": [sys.executable, "-m", "worker.scheduler", "--interval", "10"],
     }
 

@@ -15,7 +15,7 @@ from fake_entra import demo
 from tests.conftest import ENCRYPTION_KEY, PASSWORD
 from tests.security.conftest import BIN, ROOT, free_port
 from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
-from tests.worker.conftest import connect
+from tests.worker.conftest import connect, redis_connection, synced_team, worker_env  # noqa: F401 (fixtures)
 from webapp import embedded_redis
 
 
