@@ -32,7 +32,7 @@ def start_gunicorn(env, log_path, threads=4):
         try:
             requests.get(url + "/login", timeout=2)
             return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still starting under load
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise AssertionError(Path(log_path).read_text()) from None

@@ -19,8 +19,7 @@ def portal_on_own_redis(app, own_redis, tmp_path):
     portal = create_app({"TESTING": True, "SECRET_KEY": app.config["SECRET_KEY"],
                          "DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": own_redis.url,
                          "ENCRYPTION_KEY": ENCRYPTION_KEY, "INSTANCE_DIR": tmp_path / "instance",
-                         "REDIS_WEB_TIMEOUT_SECONDS": REDIS_TIMEOUT, "RATELIMIT_STORAGE_OPTIONS": {
-                             "socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}})
+                         "REDIS_WEB_TIMEOUT_SECONDS": REDIS_TIMEOUT})
     portal.test_client_class = PortalClient
     return portal
 
@@ -67,3 +66,17 @@ def test_the_sign_in_page_does_not_wait_on_a_hung_redis(portal_on_own_redis, own
     finally:
         own_redis.resume()
     assert response.status_code == 200 and seconds < 0.5
+
+
+def test_signing_in_on_a_hung_redis_is_refused_quickly_not_left_unlimited(portal_on_own_redis, own_redis,
+                                                                          connected_team):
+    _, leader = connected_team
+    client = portal_on_own_redis.test_client()
+    client.fetch_csrf_token()
+    own_redis.stall()
+    try:
+        response, seconds = timed(lambda: client.post("/login", data={"email": leader.email, "password": PASSWORD}))
+    finally:
+        own_redis.resume()
+    assert response.status_code == 503 and seconds < 2 * REDIS_TIMEOUT + 1.5
+    assert "Sign-in is unavailable for a moment" in response.get_data(as_text=True)

@@ -57,7 +57,8 @@ def group_field(team):
 def _cached_group_users(team, connection, group_id, reload):
     """The group's users in Redis, fetched from Graph only when missing, expired or asked for."""
     group_users = GroupUsers(current_app.extensions["redis"], team.id, group_id)
-    info, fetched = group_users.ensure(lambda: graph_client(connection), group_id, reload)
+    info, fetched = group_users.ensure(lambda: graph_client(connection), group_id, reload,
+                                       wait=current_app.config["MICROSOFT_WEB_TIMEOUT_SECONDS"])
     if fetched:
         microsoft_answered(connection)
         log.info("Sync Users of team %s: %d users fetched with %d Graph requests", team.id, info["count"],
