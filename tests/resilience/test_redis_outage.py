@@ -79,6 +79,29 @@ def test_a_worker_rides_out_redis_going_down_during_a_sync(app, synced_team, own
     assert len(log_lines(log_path, UNREACHABLE)) == 1, log_path.read_text()
 
 
+def test_a_worker_rides_out_a_15_second_stall_of_redis_during_a_sync(app, synced_team, own_redis, env, fake_entra,
+                                                                      tmp_path):
+    fake_entra.control.inject(delay=3.0, path=GROUP_USERS)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = start_worker(env, "--job-monitoring-interval", "2", log=log)
+    try:
+        stalled = start_sync(synced_team.id, "manual", own_redis.client())
+        wait_for(lambda: run_of(stalled.id).status == "running", timeout=30)
+        own_redis.stall()
+        time.sleep(15)
+        own_redis.resume()
+        wait_for(lambda: run_of(stalled.id).status not in ("queued", "running"), timeout=30)
+        fake_entra.control.clear_faults()
+        next_run = start_sync(synced_team.id, "manual", own_redis.client())
+        wait_for(lambda: run_of(next_run.id).status == "succeeded", timeout=40)
+        assert worker.poll() is None, log_path.read_text()
+    finally:
+        own_redis.resume()
+        stop(worker)
+    assert run_of(stalled.id).status == "succeeded" or run_of(stalled.id).error
+
+
 def test_the_scheduler_rides_out_a_15_second_stall_and_a_restart_of_redis(app, own_redis, env, tmp_path):
     log_path = tmp_path / "scheduler.log"
     with open(log_path, "w") as log:
