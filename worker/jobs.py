@@ -63,6 +63,7 @@ class TeamLock:
         return True
 
     def _beat(self):
+        failing = False
         while not self.stopped.wait(self.seconds / 3):
             asked = self.clock()
             try:
@@ -71,8 +72,11 @@ class TeamLock:
                 self.lost.set()
                 return
             except RedisError:
-                log.warning("Could not renew the team lock of run %s; retrying", self.run_id)
+                if not failing:
+                    log.warning("Could not renew the team lock of run %s (Redis unreachable); retrying", self.run_id)
+                    failing = True
                 continue
+            failing = False
             self.holds_until = asked + self.seconds * 2 / 3
 
     def check(self):

@@ -45,14 +45,23 @@ class SyncWorker(Worker):
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         return self.redis_watch.call(super().dequeue_job_and_maintain_ttl, timeout, max_idle_time)
 
-    def maintain_heartbeats(self, job):
-        """While a job runs: a heartbeat Redis cannot take is skipped (the job goes on), not fatal."""
+    def _while_a_job_runs(self, call, *args):
+        """A bookkeeping write Redis cannot take while the work horse runs is skipped (the job goes on), not fatal."""
         try:
-            super().maintain_heartbeats(job)
+            call(*args)
         except TROUBLE as error:
             self.redis_watch.failed(error)
             return
         self.redis_watch.answered()
+
+    def maintain_heartbeats(self, job):
+        self._while_a_job_runs(super().maintain_heartbeats, job)
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        if pipeline is not None:
+            return super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        self.current_job_working_time = current_job_working_time
+        return self._while_a_job_runs(super().set_current_job_working_time, current_job_working_time)
 
     def execute_job(self, job, queue):
         """Run the job; Redis lost while it ran leaves RQ's record of it unfinished, but not the run: the database
