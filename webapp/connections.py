@@ -1,9 +1,9 @@
 """A team's Entra connection: stored with encrypted secrets, and the Graph client it gives (no Flask: the worker uses it)."""
 import hashlib
 
-from webapp.db import database
 from redis.exceptions import LockError
 
+from webapp.db import database
 from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, ConnectionExpired, ConsentRequired,
                               DelegatedTokenProvider, ExpiredClientSecret, GraphClient, InvalidClientSecret,
                               PermissionDenied, SlowToAnswer, TenantNotFound, TokenRejected, Transport)

@@ -156,6 +156,9 @@ def requeue_lost_runs(connection, requeue_within: dt.timedelta) -> list[int]:
                 log.warning("Sync run %s of team %s was lost by Redis and is too old to queue again: failed",
                             run.id, run.team_id)
                 continue
+            if not run.job_id:
+                run.job_id = job_id_for(run.id)
+                run.save(only=[SyncRun.job_id])
             _enqueue(connection, run, _reviewed_run_id(run))
         log.warning("Sync run %s of team %s was lost by Redis (it restarted empty): queued again", run.id, run.team_id)
         requeued.append(run.id)
