@@ -157,3 +157,19 @@ def test_a_lost_run_too_old_to_start_again_is_failed_with_a_reason(app, synced_t
                           timeout=60).returncode == 0
     assert run_worker(env).returncode == 0
     assert (run_of(run.id).status, run_of(run.id).error) == ("failed", JOB_LOST_TOO_OLD)
+
+
+def test_a_scheduler_started_while_redis_is_down_waits_then_registers_its_jobs(app, own_redis, env, tmp_path):
+    own_redis.kill()
+    log_path = tmp_path / "scheduler.log"
+    with open(log_path, "w") as log:
+        scheduler = start_scheduler(env, log)
+    try:
+        time.sleep(4)
+        assert scheduler.poll() is None, log_path.read_text()
+        own_redis.start()
+        wait_for(lambda: own_redis.client().zcard("rq:scheduler:scheduled_jobs") == 1, timeout=30)
+        assert scheduler.poll() is None
+    finally:
+        stop(scheduler)
+    assert len(log_lines(log_path, UNREACHABLE)) == 1 and len(log_lines(log_path, BACK)) == 1
