@@ -1,12 +1,14 @@
 """Entra Team Sync: the Flask application factory."""
 import logging
 import os
+import threading
 
 import redis
-from flask import Flask, render_template
+from flask import Flask
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.exceptions import ServiceUnavailable
 
 from webapp import config as settings
 from webapp import db, edge, embedded_redis, request_checks, request_log
@@ -16,6 +18,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 log = logging.getLogger(__name__)
+QUEUE_UNAVAILABLE = ("The job queue (Redis) cannot be reached right now. Nothing was changed; try again in a minute, "
+                     "and tell your operator if it persists.")
 
 
 def redis_url(app_config):
@@ -39,7 +43,10 @@ def create_app(overrides=None):
         app.config["ENCRYPTION_KEY"] = development_key(app.config["INSTANCE_DIR"])
     app.extensions["secret_box"] = SecretBox(app.config["ENCRYPTION_KEY"])
     app.config["REDIS_URL"] = redis_url(app.config)
-    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=5)
+    redis_seconds = app.config["REDIS_WEB_TIMEOUT_SECONDS"]
+    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=redis_seconds,
+                                                   socket_connect_timeout=redis_seconds)
+    app.extensions["microsoft_gate"] = threading.BoundedSemaphore(app.config["MICROSOFT_WEB_CALLS"])
 
     database = db.bind(app.config["DATABASE_URL"])
     request_log.init_app(app)
@@ -74,11 +81,10 @@ def create_app(overrides=None):
     register_commands(app)
 
     @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
     def _redis_down(error):
         log.error("Redis unreachable: %s", error.__class__.__name__)
-        return render_template("error.html", title="Background service unavailable",
-                               message="The job queue (Redis) cannot be reached right now. Nothing was changed; "
-                                       "try again in a minute, and tell your operator if it persists."), 503
+        return request_checks.answer(ServiceUnavailable(), "Background service unavailable", QUEUE_UNAVAILABLE)
 
     return app
 

@@ -1,10 +1,12 @@
 """A team's Entra connection: stored with encrypted secrets, and the Graph client it gives (no Flask: the worker uses it)."""
 import hashlib
 
+from redis.exceptions import LockError
+
 from webapp.db import database
 from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, ConnectionExpired, ConsentRequired,
                               DelegatedTokenProvider, ExpiredClientSecret, GraphClient, InvalidClientSecret,
-                              PermissionDenied, TenantNotFound, TokenRejected, Transport)
+                              PermissionDenied, SlowToAnswer, TenantNotFound, TokenRejected, Transport)
 from webapp.models import EntraConnection, SyncSettings, utcnow
 
 OAUTH = "oauth"
@@ -100,10 +102,15 @@ def store_refresh_token(connection_id, refresh_token, secret_box):
         EntraConnection.id == connection_id).execute()
 
 
-def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, retry):
+def _transport(limits):
+    """A Transport with the caller's retry policy, timeout and gate (see graph_client_for), else the defaults."""
+    return Transport(**limits) if limits else None
+
+
+def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, limits):
     """A fresh provider built from the row as it is in the database now."""
     row = EntraConnection.get_by_id(connection.id)
-    transport = Transport(retry=retry) if retry else None
+    transport = _transport(limits)
     if row.method == ENTERPRISE_APP:
         return AppOnlyTokenProvider(authority_url, row.tenant_id, row.client_id,
                                     secret_box.decrypt(row.client_secret_encrypted), transport=transport)
@@ -117,11 +124,12 @@ def _token_provider(connection, secret_box, authority_url, portal_client_id, por
 class SharedTokenProvider:
     """Shares a connection's access token between processes through Redis; one process at a time renews it."""
 
-    def __init__(self, redis, key, secret_box, make_provider):
+    def __init__(self, redis, key, secret_box, make_provider, wait=TOKEN_LOCK_SECONDS):
         self.redis = redis
         self.key = key
         self.secret_box = secret_box
         self.make_provider = make_provider
+        self.wait = wait
 
     def __repr__(self):
         return f"SharedTokenProvider(key={self.key!r})"
@@ -135,11 +143,19 @@ class SharedTokenProvider:
         token = self._cached()
         if token:
             return token
-        with self.redis.lock(self.key + ":lock", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=TOKEN_LOCK_SECONDS):
+        lock = self.redis.lock(self.key + ":lock", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=self.wait)
+        if not lock.acquire():
+            raise SlowToAnswer()  # another process has been renewing the token with Microsoft for `wait` seconds
+        try:
             token = self._cached()
             if not token:
                 token = self.make_provider().access_token()
                 self.redis.set(self.key, self.secret_box.encrypt(token), ex=SHARED_TOKEN_SECONDS)
+        finally:
+            try:
+                lock.release()
+            except LockError:
+                pass  # it expired while Microsoft was answering; the token is stored all the same
         return token
 
     def invalidate(self):
@@ -159,14 +175,21 @@ def forget_access_token(redis, connection):
 
 
 def graph_client_for(connection, secret_box, authority_url, graph_url, *, portal_client_id=None,
-                     portal_client_secret=None, redis=None, session=None, retry=None):
-    """A GraphClient for the connection (app-only or delegated); with `redis`, processes share its access token."""
-    def make_provider():
-        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, retry)
+                     portal_client_secret=None, redis=None, session=None, retry=None, timeout=None, gate=None):
+    """A GraphClient for the connection (app-only or delegated); with `redis`, processes share its access token.
 
+    `retry`, `timeout` and `gate` apply to its token and Graph requests alike (Transport's defaults when None); a
+    retry policy with a deadline also bounds the wait for another process renewing the shared token."""
+    limits = {name: value for name, value in (("retry", retry), ("timeout", timeout), ("gate", gate))
+              if value is not None}
+
+    def make_provider():
+        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, limits)
+
+    wait = retry.deadline if retry is not None and retry.deadline else TOKEN_LOCK_SECONDS
     provider = make_provider() if redis is None else SharedTokenProvider(redis, token_key(connection), secret_box,
-                                                                         make_provider)
-    return GraphClient(graph_url, provider, session, retry=retry)
+                                                                         make_provider, wait=wait)
+    return GraphClient(graph_url, provider, session, transport=_transport(dict(limits, session=session)))
 
 
 def graph_client_from_config(connection, secret_box, config, redis=None, **kwargs):

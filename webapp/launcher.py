@@ -1,7 +1,8 @@
 """`python -m webapp.launcher`: the whole product on embedded defaults, for a first look.
 
 Starts the local Microsoft stand-in (fake_entra with its demo tenant), an embedded Redis,
-then the web server, an RQ worker and the scheduler, and stops them all on Ctrl-C.
+then the web server, an RQ worker and the scheduler, starts again any of those three that stops
+(with a back-off), and stops them all on Ctrl-C.
 """
 import os
 import signal
@@ -16,6 +17,9 @@ from webapp import embedded_redis
 
 WEB_PORT = int(os.environ.get("PORT", "5000"))
 FAKE_ENTRA_PORT = int(os.environ.get("FAKE_ENTRA_PORT", "5050"))
+FIRST_RESTART_SECONDS = 1.0
+LONGEST_RESTART_SECONDS = 30.0
+HEALTHY_SECONDS = 60.0  # a process that ran this long before it stopped is started again without delay growth
 
 
 def demo_environment(fake):
@@ -39,10 +43,49 @@ def processes(env):
     return {
         "web": [os.path.join(bin_dir, "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{WEB_PORT}",
                 "--workers", "1", "--threads", "8", "--log-level", "warning"],
-        "worker": [os.path.join(bin_dir, "rq"), "worker", "--url", env["REDIS_URL"], "--path", str(settings.ROOT),
-                   "--worker-class", "worker.rq_worker.SyncWorker", "sync"],
+        "worker": [sys.executable, "-m", "worker.rq_worker", "sync"],
         "scheduler": [sys.executable, "-m", "worker.scheduler", "--interval", "10"],
     }
+
+
+class Supervisor:
+    """Keeps the demo's processes running: one that stops is started again after a back-off (1 s, doubling up to
+    30 s while it keeps stopping soon after each start), with a line saying so."""
+
+    def __init__(self, commands, env, cwd, clock=time.monotonic, out=sys.stderr):
+        self.commands, self.env, self.cwd, self.clock, self.out = commands, env, cwd, clock, out
+        self.children, self.started_at, self.delay, self.restart_at = {}, {}, {}, {}
+        for name in commands:
+            self.delay[name] = FIRST_RESTART_SECONDS
+            self._start(name)
+
+    def _start(self, name):
+        self.children[name] = subprocess.Popen(self.commands[name], env=self.env, cwd=self.cwd)
+        self.started_at[name] = self.clock()
+
+    def check(self):
+        """Notice the processes that stopped and start each again once its back-off has passed."""
+        now = self.clock()
+        for name, child in self.children.items():
+            if child.poll() is None:
+                continue
+            if name not in self.restart_at:
+                if now - self.started_at[name] >= HEALTHY_SECONDS:
+                    self.delay[name] = FIRST_RESTART_SECONDS
+                self.restart_at[name] = now + self.delay[name]
+                print(f"{name} stopped (exit code {child.returncode}); starting it again in "
+                      f"{self.delay[name]:.0f} s.", file=self.out, flush=True)
+                self.delay[name] = min(LONGEST_RESTART_SECONDS, self.delay[name] * 2)
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                self._start(name)
+                print(f"{name} started again.", file=self.out, flush=True)
+
+    def stop(self):
+        for child in self.children.values():
+            child.terminate()
+        for child in self.children.values():
+            child.wait(timeout=10)
 
 
 def run(command, env):
@@ -55,7 +98,7 @@ def main():
         env = demo_environment(fake)
         run(["migrate"], env)
         run(["demo-data"], env)
-        children = {name: subprocess.Popen(cmd, env=env, cwd=settings.ROOT) for name, cmd in processes(env).items()}
+        supervisor = Supervisor(processes(env), env, settings.ROOT)
         print(f"""
 Entra Team Sync is running at http://127.0.0.1:{WEB_PORT}/
   Sign in as {demo_leader()}.
@@ -69,17 +112,13 @@ Press Ctrl-C to stop.
 """, flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            while all(child.poll() is None for child in children.values()):
+            while True:
+                supervisor.check()
                 time.sleep(0.5)
-            stopped = [name for name, child in children.items() if child.poll() is not None]
-            print(f"{', '.join(stopped)} stopped; shutting down.", file=sys.stderr)
         except KeyboardInterrupt:
             pass
         finally:
-            for child in children.values():
-                child.terminate()
-            for child in children.values():
-                child.wait(timeout=10)
+            supervisor.stop()
 
 
 def demo_leader():

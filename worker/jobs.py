@@ -1,5 +1,6 @@
 """RQ jobs: a team's sync run and the scheduler's tick; they take ids and build their own context."""
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -16,7 +17,7 @@ from webapp.crypto import SecretBox, development_key
 from webapp.db import database
 from webapp.engine import sync
 from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, failure_message, prune_history,
-                                reap_stale_runs, start_sync, team_lock_key)
+                                reap_stale_runs, requeue_lost_runs, start_sync, team_lock_key)
 from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MicrosoftError
 from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
@@ -28,6 +29,7 @@ ANOTHER_RUN = "Another sync of this team was already running."
 NOT_CONNECTED = "The team is not connected to Microsoft: connect it on the Azure Entra Sync page."
 UNEXPECTED = "The sync stopped on an unexpected error. It will be tried again."
 LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long) and stopped writing."
+REDIS_LOST = "The sync stopped because the job queue (Redis) could not be reached. It will be tried again."
 
 
 class LockLost(Exception):
@@ -61,6 +63,7 @@ class TeamLock:
         return True
 
     def _beat(self):
+        failing = False
         while not self.stopped.wait(self.seconds / 3):
             asked = self.clock()
             try:
@@ -69,8 +72,11 @@ class TeamLock:
                 self.lost.set()
                 return
             except RedisError:
-                log.warning("Could not renew the team lock of run %s; retrying", self.run_id)
+                if not failing:
+                    log.warning("Could not renew the team lock of run %s (Redis unreachable); retrying", self.run_id)
+                    failing = True
                 continue
+            failing = False
             self.holds_until = asked + self.seconds * 2 / 3
 
     def check(self):
@@ -190,6 +196,9 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         error = exc.message
     except LockLost:
         error = LOCK_LOST
+    except RedisError as exc:
+        error = REDIS_LOST
+        log.warning("Sync run %s of team %s stopped: Redis unreachable (%s)", run_id, team_id, type(exc).__name__)
     except Exception:
         error = UNEXPECTED
         log.exception("Sync run %s of team %s failed", run_id, team_id)
@@ -233,9 +242,11 @@ def _auto_sync_states():
 
 
 def tick():
-    """Every minute: fail runs whose worker stopped, queue the automatic syncs that are due, forget old runs."""
+    """Every minute: queue again the runs Redis lost, fail runs whose worker stopped, queue the automatic syncs that
+    are due, forget old runs."""
     config, _, connection = context()
     with database.connection_context():
+        requeue_lost_runs(connection, dt.timedelta(hours=config["QUEUED_RUN_REQUEUE_HOURS"]))
         stale_teams = {row[0] for row in SyncRun.select(SyncRun.team).where(
             SyncRun.status.in_(("queued", "running"))).tuples()}
         for team_id in stale_teams:

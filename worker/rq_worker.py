@@ -1,11 +1,103 @@
-"""The RQ worker class the Procfile runs."""
+"""The RQ worker the Procfile runs: `python -m worker.rq_worker [--burst] [QUEUE ...]` (default queue: sync).
+
+A worker that starts while Redis is down waits for it; one that loses Redis while idle or while a sync runs keeps
+going and reconnects with back-off. It exits only when asked to (SIGTERM, Ctrl-C) or, with --burst, when the
+queues are empty.
+"""
+import argparse
+import logging
+
+import redis
 from rq import Worker
 
 import worker.jobs  # noqa: F401  imported once here, so every forked work horse starts with it loaded
-from webapp import config
+from webapp import config as settings_module
+from worker.redis_watch import TROUBLE, RedisWatch, logger
 
-config.load_or_exit()  # a missing or malformed setting stops the worker at start with one message
+log = logging.getLogger(__name__)
 
 
 class SyncWorker(Worker):
-    """RQ's forking worker, with the sync code already imported before each fork (saves ~0.5 s a job)."""
+    """RQ's forking worker, with the sync code already imported before each fork (saves ~0.5 s a job), riding out
+    Redis trouble: each step of RQ's loop that talks to Redis waits for it instead of ending the worker."""
+
+    @property
+    def redis_watch(self):
+        if getattr(self, "_redis_watch", None) is None:
+            self._redis_watch = RedisWatch(self.connection, log)
+        return self._redis_watch
+
+    def bootstrap(self, *args, **kwargs):
+        self.redis_watch.wait()
+        return self.redis_watch.call(super().bootstrap, *args, **kwargs)
+
+    def check_for_suspension(self, burst):
+        return self.redis_watch.call(super().check_for_suspension, burst)
+
+    def run_maintenance_tasks(self):
+        return self.redis_watch.call(super().run_maintenance_tasks)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        return self.redis_watch.call(super().heartbeat, timeout)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        return self.redis_watch.call(super().dequeue_job_and_maintain_ttl, timeout, max_idle_time)
+
+    def _while_a_job_runs(self, call, *args):
+        """A bookkeeping write Redis cannot take while the work horse runs is skipped (the job goes on), not fatal."""
+        try:
+            call(*args)
+        except TROUBLE as error:
+            self.redis_watch.failed(error)
+            return
+        self.redis_watch.answered()
+
+    def maintain_heartbeats(self, job):
+        self._while_a_job_runs(super().maintain_heartbeats, job)
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        if pipeline is not None:
+            return super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        self.current_job_working_time = current_job_working_time
+        return self._while_a_job_runs(super().set_current_job_working_time, current_job_working_time)
+
+    def execute_job(self, job, queue):
+        """Run the job; Redis lost while it ran leaves RQ's record of it unfinished, but not the run: the database
+        has what the sync did, and the scheduler fails a run whose worker stopped. Then wait for Redis."""
+        try:
+            return super().execute_job(job, queue)
+        except TROUBLE as error:
+            self.redis_watch.failed(error)
+            log.warning("Job %s ended while Redis was unreachable; its run records the outcome", job.id)
+            self.redis_watch.wait()
+
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+        if isinstance(exc, TROUBLE):
+            self.redis_watch.failed(exc)
+            self.redis_watch.wait()
+            return
+        super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("queues", nargs="*", default=["sync"], help="Queues to work, in order (default: sync).")
+    parser.add_argument("--burst", action="store_true", help="Work until the queues are empty, then exit.")
+    parser.add_argument("--name", help="The worker's name (default: a random one).")
+    parser.add_argument("--job-monitoring-interval", type=int, default=30,
+                        help="Seconds between the heartbeats of a running job (RQ's default: 30).")
+    args = parser.parse_args(argv)
+    logger(__name__)
+    url = settings_module.load_or_exit()["REDIS_URL"]
+    if not url:
+        raise SystemExit("REDIS_URL is not set.")
+    connection = redis.Redis.from_url(url, socket_connect_timeout=5)
+    sync_worker = RedisWatch(connection, log).call(SyncWorker, args.queues, connection=connection, name=args.name,
+                                                   job_monitoring_interval=args.job_monitoring_interval)
+    sync_worker.work(burst=args.burst, logging_level="INFO")
+
+
+if __name__ == "__main__":
+    main()

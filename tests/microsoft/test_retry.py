@@ -1,12 +1,14 @@
 """The retry rule (README "The safety rules"): Retry-After as a float, bounded backoff with jitter, never an immediate retry."""
 
 import random
+import threading
 
 import pytest
 import requests
 import responses
 
-from webapp.microsoft import NetworkError, RetryPolicy, ServiceUnavailable, Throttled, Transport
+from webapp.microsoft import (NetworkError, RetryPolicy, ServiceUnavailable, SlowToAnswer, Throttled, TooManyWaiting,
+                              Transport)
 from webapp.microsoft.http import parse_retry_after
 
 from .conftest import GRAPH
@@ -164,3 +166,38 @@ def test_a_run_gives_up_once_failures_have_cost_its_whole_budget(clock):
     with pytest.raises(NetworkError):
         transport.request("GET", URL)
     assert transport.request_count == 6 and clock.now - started == 60, "the next request is not retried at all"
+
+
+@responses.activate
+def test_a_deadline_cuts_each_attempts_timeout_and_ends_slow_at_it(clock):
+    sent = []
+
+    def slow(request):
+        """Microsoft takes 1.5 s to fail; a read timeout shorter than that ends the attempt first."""
+        timeout = request.req_kwargs["timeout"]
+        sent.append(timeout)
+        clock.now += min(1.5, timeout[1])
+        if timeout[1] < 1.5:
+            raise requests.ReadTimeout()
+        return (503, {}, "")
+
+    responses.add_callback(responses.GET, URL, callback=slow)
+    transport = Transport(retry=RetryPolicy(max_attempts=5, max_total_wait=10, base_backoff=0.2, max_backoff=0.2,
+                                            deadline=2.0), sleep=clock.sleep, clock=clock, timeout=(3.05, 60.0))
+
+    with pytest.raises(SlowToAnswer):
+        transport.request("GET", URL)
+
+    assert sent[0] == (2.0, 2.0) and sent[1][1] == pytest.approx(0.5 - clock.waits[0])
+    assert clock.now - 1000.0 == pytest.approx(2.0)
+
+
+def test_a_full_gate_refuses_at_once_without_sending(clock):
+    gate = threading.BoundedSemaphore(1)
+    gate.acquire()
+    transport = Transport(retry=RetryPolicy(deadline=2.0), sleep=clock.sleep, clock=clock, gate=gate)
+
+    with pytest.raises(TooManyWaiting):
+        transport.request("GET", URL)
+
+    assert transport.request_count == 0 and clock.waits == []

@@ -63,7 +63,7 @@ def gunicorn_server(app, database_url, redis_url, tmp_path):
         try:
             requests.get(url + "/login", timeout=10)
             break
-        except (requests.ConnectionError, requests.Timeout):
+        except requests.RequestException:  # not listening yet, or still starting under load
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise AssertionError(log_path.read_text()) from None

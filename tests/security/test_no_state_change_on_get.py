@@ -79,7 +79,18 @@ def test_no_get_route_changes_the_database_or_the_queue(app, signed_in, busy_tea
 
 
 def test_the_panel_shows_a_stopped_run_failed_without_recording_it(app, signed_in, busy_team, team):
-    stopped = busy_team["runs"][1]
+    stopped, lost = busy_team["runs"][1:]
     panel = signed_in.get(f"/teams/{team.id}/runs/panel").get_data(as_text=True)
-    assert "The worker stopped before the sync finished" in panel and "load delay:1s" not in panel
+    assert "The worker stopped before the sync finished" in panel
     assert SyncRun.get_by_id(stopped).status == "running", "the scheduler records it, not a page view"
+    # The queued run whose job Redis lost is queued again by the scheduler's next tick: the panel waits for it.
+    assert "load delay:1s" in panel and SyncRun.get_by_id(lost).status == "queued"
+
+
+def test_the_panel_shows_a_lost_run_too_old_to_queue_again_failed_without_recording_it(app, signed_in, busy_team,
+                                                                                        team):
+    lost = busy_team["runs"][2]
+    SyncRun.update(created_at=utcnow() - dt.timedelta(hours=2)).where(SyncRun.id == lost).execute()
+    panel = signed_in.get(f"/teams/{team.id}/runs/panel").get_data(as_text=True)
+    assert "waited too long to be started again" in panel and "load delay:1s" not in panel
+    assert SyncRun.get_by_id(lost).status == "queued", "the scheduler records it, not a page view"

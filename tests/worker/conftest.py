@@ -1,4 +1,4 @@
-"""Fixtures for the worker tests: a connected team, a worker environment and real `rq worker` processes."""
+"""Fixtures for the worker tests: a connected team, a worker environment and real RQ worker processes."""
 import os
 import signal
 import subprocess
@@ -54,20 +54,19 @@ def synced_team(app, make_team, make_leader_of):
     return team
 
 
-WORKER_CLASS = ("--worker-class", "worker.rq_worker.SyncWorker")
+WORKER = (str(BIN / "python"), "-m", "worker.rq_worker")
 
 
 def run_worker(env, *extra, timeout=60):
-    """A burst `rq worker` process, as the Procfile runs it: works the sync queue until it is empty, then exits."""
-    return subprocess.run([str(BIN / "rq"), "worker", "--burst", "--url", env["REDIS_URL"], *WORKER_CLASS, *extra,
-                           "sync"],
+    """A burst RQ worker process, as the Procfile runs it: works the sync queue until it is empty, then exits."""
+    return subprocess.run([*WORKER, "--burst", *extra, "sync"],
                           cwd=ROOT, env=env, timeout=timeout, capture_output=True, text=True)
 
 
-def start_worker(env, *extra):
-    """A long-running `rq worker` process, as the Procfile runs it."""
-    return subprocess.Popen([str(BIN / "rq"), "worker", "--url", env["REDIS_URL"], *WORKER_CLASS, *extra, "sync"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_worker(env, *extra, log=None):
+    """A long-running RQ worker process, as the Procfile runs it; its log goes to the open file `log`, if given."""
+    return subprocess.Popen([*WORKER, *extra, "sync"], cwd=ROOT, env=env, stdout=log or subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
 
 
 def kill_group(process, sig=signal.SIGKILL):

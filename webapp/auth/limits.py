@@ -16,7 +16,8 @@ limiter = Limiter(key_func=lambda: request.remote_addr or "unknown", strategy="m
 
 def init_limiter(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 2, "socket_connect_timeout": 2})
+    seconds = app.config["REDIS_WEB_TIMEOUT_SECONDS"]
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": seconds, "socket_connect_timeout": seconds})
     limiter.init_app(app)
 
 

@@ -1,4 +1,5 @@
-"""Starting a team's sync run once, and noticing runs whose worker stopped."""
+"""Starting a team's sync run once, noticing runs whose worker stopped, and queueing again the runs whose job
+Redis lost (it keeps nothing on disk: a restart empties it)."""
 
 import datetime as dt
 import logging
@@ -18,6 +19,8 @@ JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
 WORKER_STOPPED = "The worker stopped before the sync finished; the next run will complete it."
 JOB_LOST = "The queued sync was lost before a worker started it."
+JOB_LOST_TOO_OLD = ("The queued sync was lost (the job queue restarted empty) and had waited too long to be started "
+                    "again. Press Sync to start a new one.")
 APPLIED_BEFORE = " The changes it made before it stopped are listed in its history."
 HISTORY_DAYS = 30
 
@@ -33,13 +36,23 @@ def job_id_for(run_id):
     return f"sync-run-{run_id}"
 
 
-def _job_gone(run, connection):
-    """Whether the RQ job of a queued run can no longer start."""
+def _job_status(run, connection):
+    """The status of the run's RQ job, or None when Redis no longer holds it."""
     try:
-        status = Job.fetch(run.job_id, connection=connection).get_status(refresh=False)
+        return Job.fetch(run.job_id, connection=connection).get_status(refresh=False)
     except NoSuchJobError:
-        return True
-    return status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+        return None
+
+
+def _why_lost(run, connection, requeue_within):
+    """Why a queued run's job can no longer start, or None. A job Redis lost is given up on only past
+    `requeue_within` (the scheduler queues it again until then), or at once when `requeue_within` is None."""
+    status = _job_status(run, connection)
+    if status is None:
+        if requeue_within is None:
+            return JOB_LOST
+        return JOB_LOST_TOO_OLD if run.created_at < utcnow() - requeue_within else None
+    return JOB_LOST if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED) else None
 
 
 def failure_message(run_id, message):
@@ -56,8 +69,11 @@ def fail_run(run_id, message):
                           progress="").where((SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
 
 
-def stale_runs(team_id: int, connection) -> dict[int, str]:
-    """{run id: why} of the team's runs whose worker stopped (lock expired) or whose job vanished; reads only."""
+def stale_runs(team_id: int, connection, requeue_within: dt.timedelta | None = None) -> dict[int, str]:
+    """{run id: why} of the team's runs whose worker stopped (lock expired) or whose job vanished; reads only.
+
+    With `requeue_within`, a queued run younger than that whose job Redis lost is not stale: the scheduler queues
+    it again (requeue_lost_runs)."""
     holder = connection.get(team_lock_key(team_id))
     holder = int(holder) if holder else None
     stale = {}
@@ -67,8 +83,8 @@ def stale_runs(team_id: int, connection) -> dict[int, str]:
             continue
         if run.status == "running":
             stale[run.id] = WORKER_STOPPED
-        elif _job_gone(run, connection):
-            stale[run.id] = JOB_LOST
+        elif why := _why_lost(run, connection, requeue_within):
+            stale[run.id] = why
     return stale
 
 
@@ -98,14 +114,55 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None):
             run.job_id = job_id_for(run.id)
             run.save()
         try:
-            Queue(QUEUE, connection=connection).enqueue(
-                JOB, team_id, run.id, reviewed_run_id, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
-                result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"sync team {team_id} (run {run.id})")
+            _enqueue(connection, run, reviewed_run_id)
         except Exception:
             fail_run(run.id, JOB_LOST)
             raise
     log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger)
     return run
+
+
+def _enqueue(connection, run, reviewed_run_id):
+    Queue(QUEUE, connection=connection).enqueue(
+        JOB, run.team_id, run.id, reviewed_run_id, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
+        result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"sync team {run.team_id} (run {run.id})")
+
+
+def _reviewed_run_id(run):
+    """The needs-review run a Confirm removals run confirmed: the team's run just before it (it was the latest)."""
+    if run.trigger != "confirm":
+        return None
+    before = (SyncRun.select(SyncRun.id, SyncRun.status).where((SyncRun.team == run.team_id) & (SyncRun.id < run.id))
+              .order_by(SyncRun.id.desc()).first())
+    return before.id if before is not None and before.status == "needs_review" else None
+
+
+def requeue_lost_runs(connection, requeue_within: dt.timedelta) -> list[int]:
+    """Queue again the queued runs whose job Redis lost (a restart empties it), or fail those older than
+    `requeue_within` with a reason the leader sees; returns the ids queued again.
+
+    Each run is checked again under its team's enqueue lock, so two schedulers (or two ticks) queue it once."""
+    just_queued = utcnow() - dt.timedelta(seconds=ENQUEUE_LOCK_SECONDS)
+    candidates = SyncRun.select().where((SyncRun.status == "queued") & (SyncRun.created_at <= just_queued))
+    requeued = []
+    for run in [run for run in candidates if _job_status(run, connection) is None]:
+        with connection.lock(f"entra-sync:team:{run.team_id}:enqueue", timeout=ENQUEUE_LOCK_SECONDS,
+                             blocking_timeout=ENQUEUE_LOCK_SECONDS):
+            run = SyncRun.get_or_none((SyncRun.id == run.id) & (SyncRun.status == "queued"))
+            if run is None or _job_status(run, connection) is not None:
+                continue
+            if run.created_at < utcnow() - requeue_within:
+                fail_run(run.id, JOB_LOST_TOO_OLD)
+                log.warning("Sync run %s of team %s was lost by Redis and is too old to queue again: failed",
+                            run.id, run.team_id)
+                continue
+            if not run.job_id:
+                run.job_id = job_id_for(run.id)
+                run.save(only=[SyncRun.job_id])
+            _enqueue(connection, run, _reviewed_run_id(run))
+        log.warning("Sync run %s of team %s was lost by Redis (it restarted empty): queued again", run.id, run.team_id)
+        requeued.append(run.id)
+    return requeued
 
 
 def prune_history(days=HISTORY_DAYS):

@@ -2,8 +2,8 @@
 
 from .errors import (ApplicationNotInTenant, ConnectionExpired, ConsentRequired, DeltaExpired,
                      ExpiredClientSecret, GroupNotFound, IncompleteListing, InvalidClientSecret, MembershipMismatch,
-                     MicrosoftError, NetworkError, PermissionDenied, ServiceUnavailable, TenantNotFound, Throttled,
-                     TokenRejected, UnexpectedResponse)
+                     MicrosoftError, NetworkError, PermissionDenied, ServiceUnavailable, SlowToAnswer, TenantNotFound,
+                     Throttled, TokenRejected, TooManyWaiting, UnexpectedResponse)
 from .graph import DeltaResult, GraphClient
 from .http import RetryPolicy, Transport
 from .tokens import AppOnlyTokenProvider, DelegatedTokenProvider
@@ -14,7 +14,7 @@ __all__ = [
     "AppOnlyTokenProvider", "ApplicationNotInTenant", "ConnectionExpired", "ConsentRequired", "DelegatedTokenProvider",
     "DeltaExpired", "DeltaResult", "EntraUser", "ExpiredClientSecret", "GraphClient", "GroupNotFound",
     "IncompleteListing", "InvalidClientSecret", "MembershipMismatch", "MicrosoftError", "NetworkError",
-    "PermissionDenied", "RetryPolicy",
-    "ServiceUnavailable", "TenantNotFound", "Throttled", "TokenRejected", "Transport", "UnexpectedResponse",
+    "PermissionDenied", "RetryPolicy", "ServiceUnavailable", "SlowToAnswer", "TenantNotFound", "Throttled",
+    "TokenRejected", "TooManyWaiting", "Transport", "UnexpectedResponse",
     "client_id_error", "client_secret_error", "enterprise_app_errors", "tenant_id_error", "to_entra_user",
 ]

@@ -127,6 +127,19 @@ class NetworkError(MicrosoftError):
     default_message = "Microsoft could not be reached; try again in a few minutes."
 
 
+class SlowToAnswer(NetworkError):
+    """Microsoft did not answer within the time the caller allows (a person waiting on a page allows a few seconds)."""
+
+    default_message = "Microsoft is slow to answer right now: try again in a minute."
+
+
+class TooManyWaiting(SlowToAnswer):
+    """So many requests already wait on a slow Microsoft that this one was not sent."""
+
+    default_message = ("Microsoft is slow to answer right now, and other requests are already waiting on it: "
+                       "try again in a minute.")
+
+
 class IncompleteListing(MicrosoftError):
     """A listing ended with fewer entries than the `@odata.count` Microsoft reported on its first page."""
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .errors import NetworkError, ServiceUnavailable, Throttled, graph_error_code
+from .errors import NetworkError, ServiceUnavailable, SlowToAnswer, Throttled, TooManyWaiting, graph_error_code
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,9 @@ class RetryPolicy:
     """How often and how long to retry; every wait is at least `min_wait`, so never at once.
 
     `max_total_wait` bounds the waits of one request; `run_budget` bounds the time one Transport (one sync run)
-    loses to failed attempts and waits over all its requests, so a Microsoft that keeps failing ends the run."""
+    loses to failed attempts and waits over all its requests, so a Microsoft that keeps failing ends the run.
+    `deadline`, when set, bounds one request as a whole (every attempt and wait): a person waiting on the answer
+    is told Microsoft is slow instead of waiting on it."""
 
     max_attempts: int = 5
     max_total_wait: float = 60.0
@@ -29,6 +31,7 @@ class RetryPolicy:
     base_backoff: float = 1.0
     max_backoff: float = 30.0
     min_wait: float = 0.05
+    deadline: float | None = None
 
     def backoff(self, attempt, rng):
         """Exponential backoff with equal jitter for retry number `attempt` (1-based)."""
@@ -52,35 +55,62 @@ def _where(url):
 
 
 class Transport:
-    """Sends requests over one `requests.Session`, retrying transient failures, counting every attempt."""
+    """Sends requests over one `requests.Session`, retrying transient failures, counting every attempt.
+
+    `gate` (a semaphore shared by the requests of one process, or None) bounds how many requests wait on Microsoft
+    at once: when it is full, a request is refused at once with TooManyWaiting instead of waiting for a turn."""
 
     def __init__(self, session=None, *, retry=None, timeout=(5.0, 60.0), sleep=time.sleep,
-                 clock=time.monotonic, rng=None):
+                 clock=time.monotonic, rng=None, gate=None):
         self.session = session or requests.Session()
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.sleep = sleep
         self.clock = clock
         self.rng = rng or random.Random()
+        self.gate = gate
         self.request_count = 0
         self.lost = 0.0  # seconds spent on failed attempts and waits
 
     def request(self, method, url, **kwargs):
         """Send a request; return the first non-retryable response or raise a typed error."""
-        kwargs.setdefault("timeout", self.timeout)
+        if self.gate is None:
+            return self._send(method, url, kwargs)
+        if not self.gate.acquire(blocking=False):
+            log.warning("Microsoft request to %s refused: every slot for waiting on Microsoft is taken", _where(url))
+            raise TooManyWaiting()
+        try:
+            return self._send(method, url, kwargs)
+        finally:
+            self.gate.release()
+
+    def _attempt_timeout(self, kwargs, started):
+        """The (connect, read) timeout of the next attempt: the configured one, cut to what the deadline leaves."""
+        timeout = kwargs.get("timeout", self.timeout)
+        if self.retry.deadline is None:
+            return timeout
+        left = self.retry.deadline - (self.clock() - started)
+        if left <= 0:
+            raise SlowToAnswer()
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        return min(connect, left), min(read, left)
+
+    def _send(self, method, url, kwargs):
+        started = self.clock()
         waited = 0.0
         attempt = 0
         while True:
+            timeout = self._attempt_timeout(kwargs, started)
             attempt += 1
             self.request_count += 1
             sent = self.clock()
             try:
-                response = self.session.request(method, url, **kwargs)
+                response = self.session.request(method, url, **{**kwargs, "timeout": timeout})
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self.lost += self.clock() - sent
                 delay = self.retry.backoff(attempt, self.rng)
-                if not self._may_retry(attempt, waited, delay):
-                    raise NetworkError() from exc
+                if not self._may_retry(attempt, waited, delay, started):
+                    raise (SlowToAnswer() if isinstance(exc, requests.ReadTimeout) else NetworkError()) from exc
                 log.warning("Microsoft unreachable at %s (%s); retry %d in %.2fs",
                             _where(url), type(exc).__name__, attempt, delay)
                 waited += self._wait(delay)
@@ -91,7 +121,7 @@ class Transport:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             delay = max(self.retry.min_wait, retry_after) if retry_after is not None \
                 else self.retry.backoff(attempt, self.rng)
-            if not self._may_retry(attempt, waited, delay):
+            if not self._may_retry(attempt, waited, delay, started):
                 raise self._exhausted(response, retry_after)
             log.warning("Microsoft answered %d at %s; retry %d in %.2fs",
                         response.status_code, _where(url), attempt, delay)
@@ -103,10 +133,11 @@ class Transport:
         self.lost += delay
         return delay
 
-    def _may_retry(self, attempt, waited, delay):
-        """Whether one more attempt fits in the count, the request's waits and the run's budget."""
+    def _may_retry(self, attempt, waited, delay, started):
+        """Whether one more attempt fits in the count, the request's waits, the run's budget and the deadline."""
         return (attempt < self.retry.max_attempts and waited + delay <= self.retry.max_total_wait
-                and self.lost + delay <= self.retry.run_budget)
+                and self.lost + delay <= self.retry.run_budget
+                and (self.retry.deadline is None or self.clock() - started + delay < self.retry.deadline))
 
     @staticmethod
     def _exhausted(response, retry_after):

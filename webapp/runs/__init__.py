@@ -1,5 +1,6 @@
 """Sync runs: the live panel on the Azure Entra Sync page, history, per-user outcomes, CSV and Confirm removals."""
 import csv
+import datetime as dt
 import io
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
@@ -25,7 +26,8 @@ def _labels():
 
 def panel_state(team_id: int) -> dict:
     """What the runs panel shows; runs whose worker stopped are shown failed without writing it down."""
-    return queries.panel_state(team_id, stale_runs(team_id, current_app.extensions["redis"]))
+    requeue_within = dt.timedelta(hours=current_app.config["QUEUED_RUN_REQUEUE_HOURS"])
+    return queries.panel_state(team_id, stale_runs(team_id, current_app.extensions["redis"], requeue_within))
 
 
 def _run_or_404(team, run_id):

@@ -1,15 +1,15 @@
 """What the Azure Entra Sync views share: the team's settings, its Graph client and the page's context."""
 import json
+import math
+from contextlib import contextmanager
 
 from flask import abort, current_app, request
 
 from webapp import connections
-from webapp.microsoft import RetryPolicy
+from webapp.microsoft import NetworkError, RetryPolicy, ServiceUnavailable, Throttled, TooManyWaiting
 from webapp.microsoft.validation import is_guid
 from webapp.models import SyncSettings
 
-# A person is waiting: retry briefly, then say what happened (a sync job keeps the client's patient default).
-PAGE_RETRY = RetryPolicy(max_attempts=3, max_total_wait=4.0, base_backoff=0.5, max_backoff=2.0)
 GROUP_NAME_LIMIT = 256  # Microsoft's limit on a group's displayName
 NOT_A_GROUP = "This is not a Sync Group of Microsoft Entra: choose the group from the list again."
 NOT_A_USER = "A selected user is not a user of Microsoft Entra: reload the page and select the users again."
@@ -63,11 +63,47 @@ def enterprise_fields(connection):
     return {"tenant_id": connection.tenant_id, "client_id": connection.client_id or ""}
 
 
+def web_limits():
+    """How a page calls Microsoft: a person is waiting, so each call (retries included) gets at most
+    MICROSOFT_WEB_TIMEOUT_SECONDS, and only while one of this process's MICROSOFT_WEB_CALLS slots is free.
+    Sync runs keep the client's patient defaults in the worker."""
+    seconds = current_app.config["MICROSOFT_WEB_TIMEOUT_SECONDS"]
+    return {"retry": RetryPolicy(max_attempts=3, max_total_wait=seconds, base_backoff=0.5, max_backoff=2.0,
+                                 deadline=seconds),
+            "timeout": (min(3.05, seconds), seconds), "gate": current_app.extensions["microsoft_gate"]}
+
+
 def graph_client(connection):
     """A GraphClient for the team's connection, sharing its access token through Redis."""
     app = current_app
     return connections.graph_client_from_config(connection, app.extensions["secret_box"], app.config,
-                                                redis=app.extensions["redis"], retry=PAGE_RETRY)
+                                                redis=app.extensions["redis"], **web_limits())
+
+
+@contextmanager
+def microsoft_slot():
+    """One of this process's slots for waiting on Microsoft, for a call made outside the Graph client (Authlib's);
+    raises TooManyWaiting at once when they are all taken."""
+    gate = current_app.extensions["microsoft_gate"]
+    if not gate.acquire(blocking=False):
+        raise TooManyWaiting()
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+def passing(error):
+    """Whether the error is Microsoft's passing trouble (slow, busy, unreachable), so trying again may work."""
+    return isinstance(error, (NetworkError, Throttled, ServiceUnavailable))
+
+
+def busy_message(error):
+    """What a page says for a Microsoft error: a throttled or busy answer says how long to wait, from Retry-After."""
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(error, (Throttled, ServiceUnavailable)) and retry_after:
+        return f"Microsoft is busy right now: try again in {math.ceil(retry_after)} s."
+    return error.message
 
 
 def microsoft_answered(connection):
@@ -80,7 +116,7 @@ def microsoft_problem(connection, error):
     """The plain message for a Microsoft error; errors only the leader can fix are also kept on the connection."""
     if connections.note_failure(connection, error):
         connections.forget_access_token(current_app.extensions["redis"], connection)
-    return error.message
+    return busy_message(error)
 
 
 def per_page():

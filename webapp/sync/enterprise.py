@@ -12,7 +12,7 @@ from webapp.microsoft import (AppOnlyTokenProvider, GraphClient, MicrosoftError,
 from webapp.microsoft.errors import FIELD_TENANT_ID, parse_json
 from webapp.microsoft.validation import is_domain, is_guid
 from webapp.sync import PAGE, bp
-from webapp.sync.context import PAGE_RETRY, enterprise_fields, saved_form, settings_of
+from webapp.sync.context import busy_message, enterprise_fields, saved_form, settings_of, web_limits
 from webapp.teams import leader_required
 
 GROUPS_SHOWN = 25
@@ -64,16 +64,16 @@ def load_groups(team):
     errors = enterprise_app_errors(fields["tenant_id"], fields["client_id"], secret_to_try)
     if not errors:
         authority = current_app.config["ENTRA_AUTHORITY_URL"]
-        transport = Transport(retry=PAGE_RETRY)
+        transport = Transport(**web_limits())
         provider = AppOnlyTokenProvider(authority, fields["tenant_id"], fields["client_id"], secret_to_try,
                                         transport=transport)
-        graph = GraphClient(current_app.config["GRAPH_API_URL"], provider, retry=PAGE_RETRY)
+        graph = GraphClient(current_app.config["GRAPH_API_URL"], provider, transport=Transport(**web_limits()))
         try:
             groups = graph.search_groups("", GROUPS_SHOWN)
             tenant_id = tenant_guid(authority, fields["tenant_id"], transport)
         except MicrosoftError as error:
             log.info("Enterprise app of team %s refused: %r", team.id, error)
-            errors = {error.field or "form": error.message}
+            errors = {error.field or "form": busy_message(error)}
     if errors:
         return render_connection(team, fields=fields, ea_errors=errors, show_enterprise=True), 422
     connections.save_enterprise_app(team.id, tenant_id, fields["client_id"],

@@ -4,7 +4,7 @@ import threading
 import time
 import uuid
 
-from webapp.microsoft import EntraUser
+from webapp.microsoft import EntraUser, SlowToAnswer
 
 CACHE_SECONDS = 600
 LOAD_LOCK_SECONDS = 120
@@ -50,16 +50,22 @@ class GroupUsers:
         raw = self.redis.get(self.key("info"))
         return json.loads(raw) if raw else None
 
-    def ensure(self, make_graph_client, group_id, reload=False):
-        """(info, fetched): the cached copy, fetched by one process at a time while the others wait for it."""
+    def ensure(self, make_graph_client, group_id, reload=False, wait=LOAD_LOCK_SECONDS):
+        """(info, fetched): the cached copy, fetched by one process at a time while the others wait for it, for at
+        most `wait` seconds (then SlowToAnswer: Microsoft is still sending the group to the one fetching it)."""
         info = None if reload else self.info()
         if info is not None:
             return info, False
-        with self.redis.lock(self.key("loading"), timeout=LOAD_LOCK_SECONDS, blocking_timeout=LOAD_LOCK_SECONDS):
+        lock = self.redis.lock(self.key("loading"), timeout=LOAD_LOCK_SECONDS, blocking_timeout=wait)
+        if not lock.acquire():
+            raise SlowToAnswer()
+        try:
             info = None if reload else self.info()
             if info is not None:
                 return info, False
             return self.load(make_graph_client(), group_id), True
+        finally:
+            lock.release()
 
     def load(self, graph_client, group_id):
         """Fetch every user of the group (a complete list or an exception) and replace the cached copy."""

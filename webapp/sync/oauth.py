@@ -10,9 +10,10 @@ from joserfc.errors import JoseError
 
 from webapp import connections
 from webapp.events import record_event
-from webapp.microsoft import NetworkError
+from webapp.microsoft import NetworkError, SlowToAnswer, TooManyWaiting
 from webapp.models import Team, TeamLeader
 from webapp.sync import PAGE, bp
+from webapp.sync.context import microsoft_slot
 from webapp.sync.page import OAUTH_MESSAGE
 from webapp.teams import leader_required
 
@@ -65,9 +66,19 @@ def microsoft():
             server_metadata_url=f"{app.config['ENTRA_AUTHORITY_URL']}/organizations/v2.0/.well-known/"
                                 "openid-configuration",
             client_kwargs={"scope": SCOPES, "code_challenge_method": "S256",
-                           "token_endpoint_auth_method": "client_secret_post", "timeout": 20})
+                           "token_endpoint_auth_method": "client_secret_post",
+                           "default_timeout": app.config["MICROSOFT_WEB_TIMEOUT_SECONDS"]})
         app.extensions["entra_oauth"] = registry
     return registry.microsoft
+
+
+def unreachable_message(exc):
+    """What the leader is told when Microsoft's sign-in endpoints did not answer in time or at all."""
+    if isinstance(exc, TooManyWaiting):
+        return exc.message
+    if isinstance(exc, requests.Timeout):
+        return SlowToAnswer.default_message
+    return NetworkError.default_message
 
 
 def issuer_matches_tenant(claims, value):
@@ -90,9 +101,10 @@ def connect(team):
     client = microsoft()
     redirect_uri = url_for("sync.oauth_callback", _external=True)
     try:
-        started = client.create_authorization_url(redirect_uri, response_mode="query", prompt="select_account")
-    except (requests.RequestException, OAuthError):
-        session[OAUTH_MESSAGE] = NetworkError.default_message
+        with microsoft_slot():
+            started = client.create_authorization_url(redirect_uri, response_mode="query", prompt="select_account")
+    except (TooManyWaiting, requests.RequestException, OAuthError) as exc:
+        session[OAUTH_MESSAGE] = unreachable_message(exc)
         return redirect(url_for("sync.index", team_id=team.id), code=303)
     client.save_authorize_data(redirect_uri=redirect_uri, team_id=team.id, expect=expect, **started)
     session[LAST_TEAM] = team.id
@@ -141,10 +153,11 @@ def oauth_callback():
         client.framework.clear_state_data(session, state)
         abort(400, description=NO_CODE)
     try:
-        token = client.authorize_access_token(claims_options={"iss": {"essential": True,
-                                                                      "validate": issuer_matches_tenant}})
-    except requests.RequestException:
-        return _end(team, NetworkError.default_message)
+        with microsoft_slot():
+            token = client.authorize_access_token(claims_options={"iss": {"essential": True,
+                                                                          "validate": issuer_matches_tenant}})
+    except (TooManyWaiting, requests.RequestException) as exc:
+        return _end(team, unreachable_message(exc))
     except OAuthError as exc:
         log.warning("Entra token exchange for team %s refused: %s", team.id, exc.error)
         return _end(team, FAILED.format(exc.error))

@@ -12,7 +12,7 @@ from webapp.paging import check_page, last_page_of, page_arg
 from webapp.search import search_arg
 from webapp.sync import PAGE, bp
 from webapp.sync.context import (NOT_A_GROUP, entra_id_or_400, graph_client, group_name_or_400, microsoft_answered,
-                                 microsoft_problem, per_page, posted_form)
+                                 microsoft_problem, passing, per_page, posted_form)
 from webapp.sync.group_users import GroupUsers
 from webapp.sync.statuses import members_not_in_group, page_rows
 from webapp.teams import leader_required
@@ -28,7 +28,7 @@ def groups(team):
     """Groups whose name has a word starting with what was typed, asked of Graph (fast in any tenant size)."""
     connection = connections.connection_of(team.id)
     search = search_arg("group_q")
-    found, problem = [], None
+    found, problem, retry = [], None, False
     if connection is None:
         problem = NOT_CONNECTED
     else:
@@ -36,9 +36,9 @@ def groups(team):
             found = graph_client(connection).search_groups(search, GROUPS_SHOWN)
             microsoft_answered(connection)
         except MicrosoftError as error:
-            problem = microsoft_problem(connection, error)
+            problem, retry = microsoft_problem(connection, error), passing(error)
     return render_template("sync/_group_options.html", team=team, groups=found, search=search, error=problem,
-                           limit=GROUPS_SHOWN)
+                           retry=retry, limit=GROUPS_SHOWN)
 
 
 @bp.get(PAGE + "/group")
@@ -57,7 +57,8 @@ def group_field(team):
 def _cached_group_users(team, connection, group_id, reload):
     """The group's users in Redis, fetched from Graph only when missing, expired or asked for."""
     group_users = GroupUsers(current_app.extensions["redis"], team.id, group_id)
-    info, fetched = group_users.ensure(lambda: graph_client(connection), group_id, reload)
+    info, fetched = group_users.ensure(lambda: graph_client(connection), group_id, reload,
+                                       wait=current_app.config["MICROSOFT_WEB_TIMEOUT_SECONDS"])
     if fetched:
         microsoft_answered(connection)
         log.info("Sync Users of team %s: %d users fetched with %d Graph requests", team.id, info["count"],
@@ -116,5 +117,5 @@ def users(team):
                 context.update(list_page(team, connection, form, search, page_arg("users_page"),
                                          reload=request.args.get("reload") == "1"))
             except MicrosoftError as error:
-                context["error"] = microsoft_problem(connection, error)
+                context.update(error=microsoft_problem(connection, error), retry=passing(error))
     return render_template("sync/_user_list.html", **context)
