@@ -76,8 +76,7 @@ def test_production_starts_with_every_setting_and_development_needs_none():
 
 ENTRY_POINTS = {
     "web": [str(BIN / "gunicorn"), "wsgi:app", "--bind", "127.0.0.1:0", "--workers", "2"],
-    "worker": [str(BIN / "rq"), "worker", "--url", "redis://127.0.0.1:1", "--path", ".",
-               "--worker-class", "worker.rq_worker.SyncWorker", "--burst", "sync"],
+    "worker": [sys.executable, "-m", "worker.rq_worker", "--burst", "sync"],
     "scheduler": [sys.executable, "-m", "worker.scheduler", "--burst"],
     "release": [str(BIN / "flask"), "--app", "wsgi", "migrate"],
 }

@@ -2,6 +2,7 @@
 
 import asyncio
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import msal
@@ -99,7 +100,9 @@ def eventual(query):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, SECONDS))
+    """Run on a thread of its own: the browser tests' Playwright keeps an event loop in this process's main thread."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, asyncio.wait_for(coroutine, SECONDS)).result()
 
 
 def test_msgraph_sdk_reads_groups_and_their_users(trusted):
