@@ -83,8 +83,9 @@ def active_run(team_id):
             .order_by(SyncRun.id.desc()).first())
 
 
-def start_sync(team_id, trigger, connection, reviewed_run_id=None):
-    """Queue a sync of the team, or return the run already queued or running: never two at once."""
+def start_sync(team_id, trigger, connection, reviewed_run_id=None, person_id=None):
+    """Queue a sync of the team (of one person of the tenant, with `person_id`), or return the run already queued
+    or running: never two at once."""
     with connection.lock(f"entra-sync:team:{team_id}:enqueue", timeout=ENQUEUE_LOCK_SECONDS,
                          blocking_timeout=ENQUEUE_LOCK_SECONDS):
         reap_stale_runs(team_id, connection)
@@ -97,9 +98,10 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None):
                                  group_id=settings.group_id if settings else None)
             run.job_id = job_id_for(run.id)
             run.save()
+        args = (team_id, run.id, reviewed_run_id) + ((person_id,) if person_id else ())
         try:
             Queue(QUEUE, connection=connection).enqueue(
-                JOB, team_id, run.id, reviewed_run_id, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
+                JOB, *args, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
                 result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"sync team {team_id} (run {run.id})")
         except Exception:
             fail_run(run.id, JOB_LOST)
