@@ -1,6 +1,7 @@
 """Sync this person now: one person of the tenant, through the worker and the team lock, with a run's history."""
 from fake_entra import demo
 from tests.worker.conftest import connect, emails_of, run_worker
+from webapp.engine.runs import start_sync
 from webapp.models import SecurityEvent, SyncOutcome, SyncRun, User
 
 HTMX = {"HX-Request": "true"}
@@ -42,3 +43,15 @@ def test_sync_this_person_now_removes_a_member_who_left_with_the_reason(app, sig
     outcome = SyncOutcome.get(SyncOutcome.action == "removed")
     assert (outcome.email, outcome.reason) == (f"alex.wilber@{DOMAIN}", "not in the group")
     assert len(before) == 27  # the 25 members and the leader kept, Alex gone: nobody else was looked at
+
+
+def test_a_team_that_leaves_guests_out_adds_none_and_says_why(app, team, worker_env):
+    connect(app, team, include_guests=False)
+    start_sync(team.id, "manual", app.extensions["redis"])
+    assert run_worker(worker_env).returncode == 0
+    emails = emails_of(team)
+    assert demo.GUEST_EMAIL not in emails and "kofi.mensah@partner.example" not in emails
+    assert "lena.vogel@external.example" not in emails and f"rita.moreno@{DOMAIN}" in emails
+    skipped = {o.email: o.reason for o in SyncOutcome.select().where(SyncOutcome.action == "skipped")}
+    assert skipped[demo.GUEST_EMAIL] == skipped["lena.vogel@external.example"] == (
+        "guest account: this team leaves guests out")

@@ -61,7 +61,8 @@ def save_settings(team, form):
         return problem
     values = {"group_id": form["group_id"] or None, "group_name": name or "",
               "selected_user_ids": json.dumps(form["user_ids"]) if form["user_ids"] and form["group_id"] else None,
-              "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"], "updated_at": utcnow()}
+              "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"],
+              "include_guests": form["include_guests"], "updated_at": utcnow()}
     change = settings_change(settings_of(team), values)
     with database.atomic():
         if SyncSettings.update(**values).where(SyncSettings.team == team).execute() == 0:
