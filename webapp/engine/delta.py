@@ -24,7 +24,7 @@ class GroupChanges:
     """Direct user memberships of the tracked groups as the round ended: (group id, user id) -> member now."""
 
     memberships: dict = field(default_factory=dict)
-    names: dict = field(default_factory=dict)  # tracked group id -> displayName, when the round gave it
+    names: dict = field(default_factory=dict, compare=False)  # tracked group id -> displayName, when given
     nesting_changed: bool = False  # a tracked group was deleted or a group joined or left one: re-read everything
 
 
