@@ -84,5 +84,11 @@ def microsoft_problem(connection, error):
     return error.message
 
 
+def deletion_guard():
+    """The deletion guard as a run takes it: (percent, minimum, maximum)."""
+    config = current_app.config
+    return config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"], config["DELETION_GUARD_MAXIMUM"]
+
+
 def per_page():
     return current_app.config["SYNC_USERS_PER_PAGE"]

@@ -10,18 +10,13 @@ from webapp.microsoft import MicrosoftError, to_entra_user
 from webapp.search import search_arg
 from webapp.sync import PAGE, bp
 from webapp.sync.answers import explain
-from webapp.sync.context import entra_id_or_400, graph_client, microsoft_answered, microsoft_problem, settings_of
+from webapp.sync.context import deletion_guard, entra_id_or_400, graph_client, microsoft_answered, microsoft_problem, settings_of
 from webapp.sync.page import _back_to_page
 from webapp.teams import leader_required
 
 PEOPLE_SHOWN = 10
 NOT_A_PERSON = "This is not a user of Microsoft Entra: search for the person again."
 NOT_READY = "Connect your Microsoft 365 tenant and Save a Sync Group first."
-
-
-def _guard():
-    config = current_app.config
-    return config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"], config["DELETION_GUARD_MAXIMUM"]
 
 
 def _ready(team):
@@ -71,7 +66,7 @@ def answer(team):
     except MicrosoftError as error:
         context["error"] = microsoft_problem(connection, error)
         return render_template("sync/_answer.html", **context)
-    rules = team_rules(team.id, connection.tenant_id, settings, _guard())
+    rules = team_rules(team.id, connection.tenant_id, settings, deletion_guard())
     team_size = membership.team_size(current_app.extensions["redis"], team.id)
     planned = person.plan_person(facts, team.id, connection.tenant_id, rules, team_size)
     tenant = connection.tenant_name or "your tenant"
