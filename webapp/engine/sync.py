@@ -80,7 +80,8 @@ def team_rules(team_id, tenant_id, settings, guard, confirmed=None):
 def tracking_key(connection, settings, guard):
     """A digest of everything a saved tracking state depends on besides the team's members."""
     parts = [connection.method, connection.tenant_id, connection.client_id, str(connection.connected_at),
-             settings.group_id, settings.selected_user_ids, settings.allow_deletion, settings.include_guests, list(guard)]
+             settings.group_id, settings.selected_user_ids, settings.allow_deletion, settings.include_guests,
+             list(guard)]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 

@@ -150,10 +150,14 @@ class GraphClient:
         lagging index behind advanced queries)."""
         path = f"/users/{quote(user_id, safe='')}/memberOf"
         params = {"$select": "id,displayName", "$top": MAX_PAGE_SIZE}
-        return {entry["id"]: entry.get("displayName") or "" for body in self._pages(
-                    self._url(path, params), permission=READ_GROUP_USERS)
-                for entry in self._value(body)
-                if isinstance(entry, dict) and entry.get("@odata.type") == GROUP_TYPE and isinstance(entry.get("id"), str)}
+        groups = {}
+        for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS):
+            for entry in self._value(body):
+                if not isinstance(entry, dict) or entry.get("@odata.type") != GROUP_TYPE:
+                    continue  # directory roles and administrative units hold users too
+                if isinstance(entry.get("id"), str):
+                    groups[entry["id"]] = entry.get("displayName") or ""
+        return groups
 
     def iter_users_pages(self, fields=USER_FIELDS):
         """Pages of all users of the tenant."""

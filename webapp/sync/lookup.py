@@ -10,7 +10,8 @@ from webapp.microsoft import MicrosoftError, to_entra_user
 from webapp.search import search_arg
 from webapp.sync import PAGE, bp
 from webapp.sync.answers import explain
-from webapp.sync.context import deletion_guard, entra_id_or_400, graph_client, microsoft_answered, microsoft_problem, settings_of
+from webapp.sync.context import (deletion_guard, entra_id_or_400, graph_client, microsoft_answered, microsoft_problem,
+                                 settings_of)
 from webapp.sync.page import _back_to_page
 from webapp.teams import leader_required
 
