@@ -80,10 +80,10 @@ def answer(team):
 @leader_required
 def sync_person(team):
     """Sync this person now: a run of one person, through the worker and the team's lock."""
-    entra_id = entra_id_or_400(request.form.get("person", "").strip(), NOT_A_PERSON)
     if _ready(team) is None:
         flash(NOT_READY)
         return _back_to_page(team)
+    entra_id = entra_id_or_400(request.form.get("person", "").strip(), NOT_A_PERSON)
     running = active_run(team.id)
     run = start_sync(team.id, "person", current_app.extensions["redis"], person_id=entra_id)
     if running is not None and run.id == running.id:
