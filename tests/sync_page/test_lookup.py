@@ -129,6 +129,8 @@ def test_a_look_up_costs_a_few_graph_requests_and_never_reads_the_group(connecte
     assert not any("transitiveMembers/microsoft.graph.user" in endpoint or endpoint.endswith("/members")
                    for endpoint in graph), graph
     assert "Asked Microsoft 3 questions about this person." in page
+    _, _, direct = answer_of(signed_in, team, "Rita Moreno")  # in Training itself: its nested groups are not asked
+    assert "Asked Microsoft 2 questions about this person." in direct
 
 
 def test_bad_person_ids_are_refused(connected, signed_in, team):

@@ -32,14 +32,14 @@ class PersonFacts:
 
 
 def read_person(graph, group_id, entra_id):
-    """The person by id, the groups holding them directly, and (only when one of those is not the Sync Group
-    itself) the Sync Group's nested groups: two or three requests (four for a Microsoft 365 group)."""
+    """The person by id, the groups holding them directly, and (only when the Sync Group is not one of those but
+    other groups are) the Sync Group's nested groups: two or three requests (four for a Microsoft 365 group)."""
     raw = graph.get_user(entra_id)
     if raw is None:
         return PersonFacts(entra_id, None, group_id=group_id)
     direct = graph.user_groups(entra_id)
     holders = {group_id: direct[group_id]} if group_id in direct else {}
-    if any(held != group_id for held in direct):
+    if not holders and direct:
         nested = set(graph.nested_group_ids(group_id))
         holders.update((held, name) for held, name in direct.items() if held in nested)
     return PersonFacts(entra_id, to_entra_user(raw), holders, group_id)
