@@ -228,6 +228,36 @@ def get_user(call: Call, user_id: str) -> Response:
     return json_response(body)
 
 
+def list_member_of(call: Call, user_id: str, groups_only: bool = False) -> Response:
+    """GET /users/{id or userPrincipalName}/memberOf and its microsoft.graph.group cast: the groups holding the
+    user directly (not transitive). Without a group read permission each group is its id and @odata.type only."""
+    call.require(USER_READ | GROUP_READ)
+    tenant = call.tenant
+
+    def build() -> Snapshot:
+        user = tenant.users.get(user_id) or tenant.users.get(tenant.by_login.get(user_id.lower(), ""))
+        if user is None:
+            raise not_found(user_id)
+        require_advanced(call.request, groups_only, call.count_only)
+        query = parse_query(call.request, GROUP_PROPERTIES)
+        eventual = call.request.headers.get("ConsistencyLevel", "").lower() == "eventual"
+        members = tenant.indexed_members() if eventual else tenant.members
+        groups = [tenant.groups[group_id] for group_id, held in members.items()
+                  if user["id"] in held and group_id in tenant.groups]
+        names = query.select or GROUP_PROPERTIES
+        readable = bool(call.permissions & GROUP_READ)
+
+        def render(group_id: str) -> dict | None:
+            group = tenant.groups.get(group_id)
+            if group is None:
+                return None
+            entry = project(group, names) if readable else {**dict.fromkeys(names), "id": group_id}
+            return entry if groups_only else {"@odata.type": GROUP_TYPE, **entry}
+        return snapshot(call, groups, query, call.context("groups" if groups_only else "directoryObjects",
+                                                          query.select), render)
+    return paged(call, build)
+
+
 def get_me(call: Call) -> Response:
     """GET /me: the signed-in user of a delegated token."""
     if "oid" not in call.claims:
@@ -274,6 +304,8 @@ ROUTES = {
     "/users": list_users,
     "/users/delta": users_delta,
     "/users/{id}": get_user,
+    "/users/{id}/memberOf": list_member_of,
+    "/users/{id}/memberOf/microsoft.graph.group": lambda c, uid: list_member_of(c, uid, groups_only=True),
 }
 # Resource units per request (Microsoft's identity and access throttling limits), before the $select/$top
 # adjustments.

@@ -42,13 +42,15 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 # function may be called with or without parentheses and with or without its namespace.
 COLLECTIONS = {"groups": "/groups", "users": "/users", "me": "/me", "organization": "/organization"}
 RELATIONSHIPS = {"members": "/members", "transitivemembers": "/transitiveMembers"}
+USER_RELATIONSHIPS = {"memberof": "/memberOf"}
 CASTS = {f"{namespace}.{kind}": f"/microsoft.graph.{kind}"
          for namespace in ("microsoft.graph", "graph") for kind in ("user", "group")}
 DELTA = {f"{namespace}delta{call}" for namespace in ("", "microsoft.graph.", "graph.") for call in ("", "()")}
 COUNTABLE = {"/groups", "/users", "/groups/{id}/members", "/groups/{id}/members/microsoft.graph.user",
              "/groups/{id}/members/microsoft.graph.group",
              "/groups/{id}/transitiveMembers", "/groups/{id}/transitiveMembers/microsoft.graph.user",
-             "/groups/{id}/transitiveMembers/microsoft.graph.group"}
+             "/groups/{id}/transitiveMembers/microsoft.graph.group", "/users/{id}/memberOf",
+             "/users/{id}/memberOf/microsoft.graph.group"}
 
 
 class UnknownSegment(Exception):
@@ -75,6 +77,10 @@ def graph_route(path: str) -> tuple[str, list[str], bool]:
             route, rest = route + "/{id}", rest[1:]
             if rest and head == "groups" and rest[0].lower() in RELATIONSHIPS:
                 route, rest = route + RELATIONSHIPS[rest[0].lower()], rest[1:]
+                if rest and rest[0].lower() in CASTS:
+                    route, rest = route + CASTS[rest[0].lower()], rest[1:]
+            elif rest and head == "users" and rest[0].lower() in USER_RELATIONSHIPS:
+                route, rest = route + USER_RELATIONSHIPS[rest[0].lower()], rest[1:]
                 if rest and rest[0].lower() in CASTS:
                     route, rest = route + CASTS[rest[0].lower()], rest[1:]
     if rest:

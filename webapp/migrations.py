@@ -18,21 +18,21 @@ def _member_list_indexes():
     create_search_indexes()
 
 
-def _add_run_column(field):
-    """Add a SyncRun column unless the table was created with it."""
-    table = SyncRun._meta.table_name
+def _add_column(model, field):
+    """Add a column unless the table was created with it."""
+    table = model._meta.table_name
     if field.column_name not in {column.name for column in database.get_columns(table)}:
         migrate_schema(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
 def _run_mode():
     """Whether a run read the whole group or only its changes."""
-    _add_run_column(SyncRun.mode)
+    _add_column(SyncRun, SyncRun.mode)
 
 
 def _run_notice():
     """Why a run stopped for review."""
-    _add_run_column(SyncRun.notice)
+    _add_column(SyncRun, SyncRun.notice)
 
 
 def _drop_redundant_user_index():
@@ -53,6 +53,11 @@ def _group_name_fits_microsoft():
                              f"TYPE VARCHAR({SyncSettings.group_name.max_length})")
 
 
+def _guest_choice():
+    """Whether a team's sync includes guest accounts (it always did)."""
+    _add_column(SyncSettings, SyncSettings.include_guests)
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -62,6 +67,7 @@ MIGRATIONS = [
     (6, _run_notice),
     (7, _sessions_and_security_events),
     (8, _group_name_fits_microsoft),
+    (9, _guest_choice),
 ]
 
 

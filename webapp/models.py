@@ -102,6 +102,7 @@ class SyncSettings(BaseModel):
     selected_user_ids = TextField(null=True)  # JSON list of Entra ids; NULL means All Users
     auto_sync = BooleanField(default=False)
     allow_deletion = BooleanField(default=False)
+    include_guests = BooleanField(default=True)  # guest accounts (#EXT#) may join the team
     next_sync_at = DateTimeField(null=True)
     failure_count = IntegerField(default=0)
     updated_at = DateTimeField(default=utcnow)
@@ -112,9 +113,9 @@ class SyncRun(BaseModel):
 
     id = AutoField()
     team = ForeignKeyField(Team, backref="sync_runs", on_delete="CASCADE")
-    trigger = CharField(max_length=20)  # manual, auto, confirm
+    trigger = CharField(max_length=20)  # manual, auto, confirm, person
     status = CharField(max_length=20, default="queued")  # queued, running, succeeded, failed, needs_review
-    mode = CharField(max_length=20, null=True)  # full or incremental, once the run has read Microsoft
+    mode = CharField(max_length=20, null=True)  # full, incremental or person, once the run has read Microsoft
     job_id = CharField(max_length=64, null=True, index=True)
     group_id = CharField(max_length=36, null=True)
     group_fingerprint = CharField(max_length=64, null=True)

@@ -155,8 +155,9 @@ def _begin(team_id, run_id):
     return started
 
 
-def sync_team(team_id, run_id, reviewed_run_id=None):
-    """Sync one team's members with its Sync Group, at most one run per team at a time."""
+def sync_team(team_id, run_id, reviewed_run_id=None, person_id=None):
+    """Sync one team's members with its Sync Group (or one person of the tenant), at most one run per team at a
+    time."""
     config, secret_box, connection = context()
     with database.connection_context():
         lock = TeamLock(connection, team_id, run_id, config["SYNC_LOCK_SECONDS"])
@@ -164,12 +165,12 @@ def sync_team(team_id, run_id, reviewed_run_id=None):
             fail_run(run_id, ANOTHER_RUN)
             return "skipped"
         try:
-            return _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
+            return _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connection, lock)
         finally:
             lock.release()
 
 
-def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock):
+def _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connection, lock):
     if not _begin(team_id, run_id):
         return "not queued"
     entra = connection_of(team_id)
@@ -183,7 +184,7 @@ def _run(team_id, run_id, reviewed_run_id, config, secret_box, connection, lock)
         progress = Progress(run_id, lock, get_current_job())
         tracker = GroupTracker(connection, team_id, config["SYNC_FULL_PASS_HOURS"] * 3600)
         plan, _, mode = sync.sync_team(team_id, run_id, entra, graph, guard, progress, reviewed_run_id,
-                                            redis=connection, tracker=tracker, fence=lock.check)
+                                       redis=connection, tracker=tracker, fence=lock.check, person_id=person_id)
         progress.flush()
         status = "needs_review" if plan.needs_review else "succeeded"
         if entra.error:

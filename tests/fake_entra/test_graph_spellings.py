@@ -87,7 +87,7 @@ def test_count_segment_needs_consistency_level(fake_entra):
 def test_unknown_segments_stay_400(fake_entra):
     token = fake_entra.app_token()
     megan = demo.user_id("Megan Bowen")
-    for path in ("/groups/delta/$count", f"/groups/{ENGINEERING}/owners", f"/users/{megan}/memberOf",
+    for path in ("/groups/delta/$count", f"/groups/{ENGINEERING}/owners", f"/users/{megan}/transitiveMemberOf",
                  f"/groups/{ENGINEERING}/transitiveMembers/graph.device"):
         response = graph_get(fake_entra, path, token, **EVENTUAL)
         assert response.status_code == 400, path

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from fake_entra import demo
 from tests.security.conftest import BIN, ROOT
 from tests.worker.conftest import kill_group, run_of, run_worker, start_worker, wait_for
-from webapp.engine.runs import JOB_LOST_TOO_OLD, start_sync
+from webapp.engine.runs import JOB_LOST_TOO_OLD, PERSON_JOB_LOST, start_sync
 from webapp.models import SyncRun, utcnow
 
 UNREACHABLE = "Redis is unreachable"
@@ -173,3 +174,13 @@ def test_a_scheduler_started_while_redis_is_down_waits_then_registers_its_jobs(a
     finally:
         stop(scheduler)
     assert len(log_lines(log_path, UNREACHABLE)) == 1 and len(log_lines(log_path, BACK)) == 1
+
+
+def test_a_lost_one_person_run_is_failed_saying_to_press_it_again(app, synced_team, own_redis, env):
+    run = start_sync(synced_team.id, "person", own_redis.client(), person_id=demo.user_id("Alex Wilber"))
+    own_redis.client().flushall()
+    SyncRun.update(created_at=utcnow() - dt.timedelta(minutes=2)).where(SyncRun.id == run.id).execute()
+    assert subprocess.run([str(BIN / "python"), "-m", "worker.scheduler", "--burst"], cwd=ROOT, env=env,
+                          timeout=60).returncode == 0
+    assert run_worker(env).returncode == 0
+    assert (run_of(run.id).status, run_of(run.id).error) == ("failed", PERSON_JOB_LOST)

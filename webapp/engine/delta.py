@@ -11,6 +11,8 @@ takes the membership from that round.
 
 from dataclasses import dataclass, field
 
+from webapp.engine.reconcile import REASON_DELETED, REASON_NOT_IN_GROUP
+
 USER_TYPE = "#microsoft.graph.user"
 GROUP_TYPE = "#microsoft.graph.group"
 IGNORED_TYPES = frozenset({"#microsoft.graph.orgContact", "#microsoft.graph.device",
@@ -22,6 +24,7 @@ class GroupChanges:
     """Direct user memberships of the tracked groups as the round ended: (group id, user id) -> member now."""
 
     memberships: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict, compare=False)  # tracked group id -> displayName, when given
     nesting_changed: bool = False  # a tracked group was deleted or a group joined or left one: re-read everything
 
 
@@ -34,6 +37,8 @@ def read_groups_round(items, tracked):
             continue
         if "@removed" in item:
             return GroupChanges(nesting_changed=True)
+        if isinstance(item.get("displayName"), str):
+            changes.names[group_id] = item["displayName"]
         for member in item.get("members@delta") or ():
             kind = member.get("@odata.type")
             if kind in IGNORED_TYPES:
@@ -95,6 +100,7 @@ class UserChanges:
     changed: dict = field(default_factory=dict)  # object id -> Graph user dict (a property left out was never set)
     incomplete: set = field(default_factory=set)  # ids whose entry lacks a property every user has
     removed: set = field(default_factory=set)
+    deleted_how: dict = field(default_factory=dict)  # removed id -> Graph's reason: "changed" (soft) or "deleted"
 
 
 def read_users_round(items, required):
@@ -109,8 +115,11 @@ def read_users_round(items, required):
         changes.changed.pop(user_id, None)
         changes.incomplete.discard(user_id)
         changes.removed.discard(user_id)
+        changes.deleted_how.pop(user_id, None)
         if "@removed" in item:
             changes.removed.add(user_id)
+            reason = item["@removed"].get("reason") if isinstance(item["@removed"], dict) else None
+            changes.deleted_how[user_id] = reason if reason in ("changed", "deleted") else "changed"
         elif all(name in item for name in required):
             changes.changed[user_id] = item
         else:
@@ -144,3 +153,18 @@ def movement(before, changes, removed_users):
     for user_id in removed_users & holders.keys():
         holders[user_id] = set()
     return Movement({user_id: bool(groups) for user_id, groups in holders.items()}, holders)
+
+
+def leaving_reasons(left, before, moved, deleted_how, names, group_id, group_name):
+    """Why each user who left the Sync Group left it, in the leader's words: deleted in Entra (softly, into the
+    deleted items, or for good), or out of the Sync Group or of the nested groups that held them."""
+    reasons = {}
+    for user_id in left:
+        if user_id in deleted_how:
+            reasons[user_id] = REASON_DELETED[deleted_how[user_id]]
+            continue
+        gone = sorted(before[user_id][1] - moved.holders.get(user_id, set()))
+        places = [f"the Sync Group {group_name}" if holder == group_id
+                  else f"{names.get(holder) or 'a group'}, nested in the Sync Group {group_name}" for holder in gone]
+        reasons[user_id] = "left " + " and ".join(places) if places else REASON_NOT_IN_GROUP
+    return reasons

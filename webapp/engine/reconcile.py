@@ -14,6 +14,7 @@ EMAIL_TAKEN = "email_taken"
 EMAIL_OWNED = "email_owned"
 EMAIL_TOO_LONG = "email_too_long"
 NOT_IN_GROUP = "not_in_group"
+GUEST_LEFT_OUT = "guest_left_out"
 
 MAX_EMAIL = 320  # the users table's limits
 MAX_TEXT = 200
@@ -29,6 +30,7 @@ STATUS_LABELS = {
     EMAIL_OWNED: "email belongs to an existing account",
     EMAIL_TOO_LONG: "email address too long",
     NOT_IN_GROUP: "not in group",
+    GUEST_LEFT_OUT: "guest: this team leaves guests out",
 }
 SELECTABLE = frozenset({WILL_BE_ADDED})
 
@@ -42,6 +44,11 @@ REASON_EMAIL_TOO_LONG = f"email address in Entra is longer than {MAX_EMAIL} char
 REASON_BAD_ID = "Entra object id not recognised"
 REASON_LEADER = "team leader: never removed"
 REASON_EMAIL_CHANGE_TAKEN = "new email already used by another user; email kept"
+REASON_GUEST_LEFT_OUT = "guest account: this team leaves guests out"
+REASON_DELETED = {"changed": "deleted in Entra (in its deleted items, restorable there for 30 days)",
+                  "deleted": "permanently deleted in Entra"}
+REASON_NOT_FOUND = "no longer in Entra (deleted)"
+REASON_CONFIRMED = "removed by a confirmed review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class SyncRules:
     guard_minimum: int = 25
     guard_maximum: int = 500  # removals one run may make, whatever the team's size
     confirmed_removals: frozenset | None = None  # user ids a leader confirmed after a review
+    include_guests: bool = True  # guest accounts (#EXT#) may join the team
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class RemovalScope:
 
     member_ids: frozenset
     team_size: int
+    reasons: dict = field(default_factory=dict)  # Entra object id -> why that member left (else "not in the group")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +188,7 @@ def adoptable(user, entra_user):
     return entra_user.email_proven and user.active and not user.leads_team and user.entra_object_id is None
 
 
-def status(entra_user, user, conflict, team_id):
+def status(entra_user, user, conflict, team_id, include_guests=True):
     """The Sync Users status of one group user given its matched platform user."""
     if user is not None and user.team_id == team_id:
         return DISABLED if not entra_user.enabled and conflict is None else IN_THIS_TEAM
@@ -187,6 +196,8 @@ def status(entra_user, user, conflict, team_id):
         return IN_OTHER_TEAM
     if not entra_user.enabled:
         return DISABLED
+    if entra_user.is_guest and not include_guests:
+        return GUEST_LEFT_OUT
     if conflict:
         return conflict
     if user is None and not entra_user.email:
@@ -196,10 +207,10 @@ def status(entra_user, user, conflict, team_id):
     return WILL_BE_ADDED
 
 
-def user_status(entra_user, side, team_id):
+def user_status(entra_user, side, team_id, include_guests=True):
     """The Sync Users status of one group user: match it in `side`, then decide."""
     user, conflict = side.match(entra_user)
-    return status(entra_user, user, conflict, team_id)
+    return status(entra_user, user, conflict, team_id, include_guests)
 
 
 def fingerprint(entra_users):
@@ -296,7 +307,7 @@ class _Planner:
                     name for name in values if name in SYNCED_FIELDS)), entra_user, user, values))
 
     def candidate(self, entra_user, user, conflict):
-        state = status(entra_user, user, conflict, self.rules.team_id)
+        state = status(entra_user, user, conflict, self.rules.team_id, self.rules.include_guests)
         if state == IN_OTHER_TEAM:
             self.plan.skipped_other_team += 1
             self.plan.outcomes.append(_outcome("skipped", REASON_OTHER_TEAM, entra_user, user))
@@ -311,6 +322,8 @@ class _Planner:
             self.plan.outcomes.append(_outcome("skipped", REASON_EMAIL_TOO_LONG, entra_user))
         elif state == NO_EMAIL:
             self.plan.outcomes.append(_outcome("skipped", REASON_NO_EMAIL, entra_user))
+        elif state == GUEST_LEFT_OUT:
+            self.plan.outcomes.append(_outcome("skipped", REASON_GUEST_LEFT_OUT, entra_user))
         elif user is None:
             self.create(entra_user)
         else:
@@ -334,15 +347,16 @@ class _Planner:
     def removals(self, in_group, disabled_member_ids, group_size):
         """Members not in the group or disabled in Entra, leaders excepted, then the deletion guard: a full read
         with no users at all, or more removals than the threshold, waits for review."""
-        candidates, team_size = self.members, len(self.members)
+        candidates, team_size, reasons = self.members, len(self.members), {}
         if self.scope is not None:
+            reasons = self.scope.reasons
             candidates = [user for user in self.members
                           if user.id in self.scope.member_ids or user.id in disabled_member_ids]
             team_size = self.scope.team_size
         wanted = []
         for user in candidates:
             reason = REASON_DISABLED if user.id in disabled_member_ids else (
-                REASON_NOT_IN_GROUP if user.id not in in_group else None)
+                reasons.get(user.entra_object_id, REASON_NOT_IN_GROUP) if user.id not in in_group else None)
             if reason is None:
                 continue
             if user.id in self.leader_ids:
@@ -352,7 +366,7 @@ class _Planner:
         confirmed = self.rules.confirmed_removals
         threshold = guard_threshold(team_size, self.rules)
         if confirmed is not None:
-            wanted = [(user, reason) for user, reason in wanted if user.id in confirmed]
+            wanted = [(user, f"{reason}; {REASON_CONFIRMED}") for user, reason in wanted if user.id in confirmed]
         elif wanted and self.scope is None and group_size == 0:
             self.plan.review_reason = empty_read_reason(len(wanted))
         elif len(wanted) > threshold:

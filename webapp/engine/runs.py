@@ -21,6 +21,8 @@ WORKER_STOPPED = "The worker stopped before the sync finished; the next run will
 JOB_LOST = "The queued sync was lost before a worker started it."
 JOB_LOST_TOO_OLD = ("The queued sync was lost (the job queue restarted empty) and had waited too long to be started "
                     "again. Press Sync to start a new one.")
+PERSON_JOB_LOST = ("This one-person sync was lost (the job queue restarted empty) before a worker started it. "
+                   "Press Sync this person now again.")
 APPLIED_BEFORE = " The changes it made before it stopped are listed in its history."
 HISTORY_DAYS = 30
 
@@ -51,6 +53,8 @@ def _why_lost(run, connection, requeue_within):
     if status is None:
         if requeue_within is None:
             return JOB_LOST
+        if run.trigger == "person":  # the person is not recorded on the run, so it cannot be queued again
+            return PERSON_JOB_LOST
         return JOB_LOST_TOO_OLD if run.created_at < utcnow() - requeue_within else None
     return JOB_LOST if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED) else None
 
@@ -99,8 +103,9 @@ def active_run(team_id):
             .order_by(SyncRun.id.desc()).first())
 
 
-def start_sync(team_id, trigger, connection, reviewed_run_id=None):
-    """Queue a sync of the team, or return the run already queued or running: never two at once."""
+def start_sync(team_id, trigger, connection, reviewed_run_id=None, person_id=None):
+    """Queue a sync of the team (of one person of the tenant, with `person_id`), or return the run already queued
+    or running: never two at once."""
     with connection.lock(f"entra-sync:team:{team_id}:enqueue", timeout=ENQUEUE_LOCK_SECONDS,
                          blocking_timeout=ENQUEUE_LOCK_SECONDS):
         reap_stale_runs(team_id, connection)
@@ -114,7 +119,7 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None):
             run.job_id = job_id_for(run.id)
             run.save()
         try:
-            _enqueue(connection, run, reviewed_run_id)
+            _enqueue(connection, run, reviewed_run_id, person_id)
         except Exception:
             fail_run(run.id, JOB_LOST)
             raise
@@ -122,9 +127,10 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None):
     return run
 
 
-def _enqueue(connection, run, reviewed_run_id):
+def _enqueue(connection, run, reviewed_run_id, person_id=None):
+    args = (run.team_id, run.id, reviewed_run_id) + ((person_id,) if person_id else ())
     Queue(QUEUE, connection=connection).enqueue(
-        JOB, run.team_id, run.id, reviewed_run_id, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
+        JOB, *args, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
         result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"sync team {run.team_id} (run {run.id})")
 
 
@@ -150,6 +156,10 @@ def requeue_lost_runs(connection, requeue_within: dt.timedelta) -> list[int]:
                              blocking_timeout=ENQUEUE_LOCK_SECONDS):
             run = SyncRun.get_or_none((SyncRun.id == run.id) & (SyncRun.status == "queued"))
             if run is None or _job_status(run, connection) is not None:
+                continue
+            if run.trigger == "person":
+                fail_run(run.id, PERSON_JOB_LOST)
+                log.warning("One-person sync run %s of team %s was lost by Redis: failed", run.id, run.team_id)
                 continue
             if run.created_at < utcnow() - requeue_within:
                 fail_run(run.id, JOB_LOST_TOO_OLD)

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from webapp import membership
-from webapp.engine import delta
+from webapp.engine import delta, person
 from webapp.engine.apply import apply_plan
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      RemovalScope, SyncRules, fingerprint, reconcile)
@@ -70,10 +70,18 @@ def confirmed_removals(team_id, reviewed_run_id, group_fingerprint):
     return frozenset(row[0] for row in query.tuples() if row[0] is not None)
 
 
+def team_rules(team_id, tenant_id, settings, guard, confirmed=None):
+    """The rules a run of the team follows: its saved settings and the deletion guard (percent, minimum, maximum)."""
+    return SyncRules(team_id=team_id, tenant_id=tenant_id, selected_ids=selected_ids(settings),
+                     allow_deletion=settings.allow_deletion, guard_percent=guard[0], guard_minimum=guard[1],
+                     guard_maximum=guard[2], confirmed_removals=confirmed, include_guests=settings.include_guests)
+
+
 def tracking_key(connection, settings, guard):
     """A digest of everything a saved tracking state depends on besides the team's members."""
     parts = [connection.method, connection.tenant_id, connection.client_id, str(connection.connected_at),
-             settings.group_id, settings.selected_user_ids, settings.allow_deletion, list(guard)]
+             settings.group_id, settings.selected_user_ids, settings.allow_deletion, settings.include_guests,
+             list(guard)]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
@@ -102,6 +110,7 @@ class Changes:
     groups_link: str
     moved: delta.Movement
     left: set  # ids of the users who left the group
+    reasons: dict  # id of a user who left -> why, in the leader's words
     pending: dict  # id -> EntraUser skipped earlier for reasons on the platform's side
     evaluated: dict  # id -> EntraUser to compare with the team: the changed users in the group and the pending
 
@@ -128,11 +137,18 @@ class TeamSync:
                 return (*result, "incremental")
         return (*self.full(reviewed_run_id), "full")
 
+    def one_person(self, entra_id):
+        """Apply the plan for one person of the tenant at once: the same rules and history as a run."""
+        self.progress("Reading the person from Microsoft")
+        facts = person.read_person(self.graph, self.settings.group_id, entra_id)
+        SyncRun.update(group_id=self.settings.group_id, graph_requests=self.graph.request_count).where(
+            SyncRun.id == self.run_id).execute()
+        team_size = membership.team_size(self.redis, self.team_id) if self.redis is not None else 0
+        planned = person.plan_person(facts, self.team_id, self.connection.tenant_id, self.rules(), team_size)
+        return planned.plan, self.apply(planned.plan), "person"
+
     def rules(self, confirmed=None):
-        return SyncRules(team_id=self.team_id, tenant_id=self.connection.tenant_id,
-                         selected_ids=selected_ids(self.settings), allow_deletion=self.settings.allow_deletion,
-                         guard_percent=self.guard[0], guard_minimum=self.guard[1], guard_maximum=self.guard[2],
-                         confirmed_removals=confirmed)
+        return team_rules(self.team_id, self.connection.tenant_id, self.settings, self.guard, confirmed)
 
     def apply(self, plan):
         """Write the plan and move the team's membership version on (saved states expect that one step)."""
@@ -219,7 +235,7 @@ class TeamSync:
             return None
         SyncRun.update(group_id=self.settings.group_id, graph_requests=self.graph.request_count).where(
             SyncRun.id == self.run_id).execute()
-        plan = self.plan_changes(changes.evaluated, changes.left)
+        plan = self.plan_changes(changes.evaluated, changes.left, changes.reasons)
         if plan.needs_review:
             return None
         counts = self.apply(plan)
@@ -256,12 +272,14 @@ class TeamSync:
         fresh.update((user["id"], to_entra_user(user)) for user in self.graph.get_users(lookups)
                      if user["id"] in in_now)
         left = moved.left(before)
+        reasons = delta.leaving_reasons(left, before, moved, user_changes.deleted_how, group_changes.names,
+                                        self.settings.group_id, self.settings.group_name)
         pending = self.tracker.pending(state)
         evaluated = {user_id: user for user_id, user in pending.items() if user_id not in left}
         evaluated.update(fresh)
-        return Changes(users_round.delta_link, groups_round.delta_link, moved, left, pending, evaluated)
+        return Changes(users_round.delta_link, groups_round.delta_link, moved, left, reasons, pending, evaluated)
 
-    def plan_changes(self, evaluated, left):
+    def plan_changes(self, evaluated, left, reasons):
         """Plan for the changed users only: the members they can match, and removals limited to those who left."""
         if not evaluated and not left:
             return Plan()
@@ -273,12 +291,15 @@ class TeamSync:
         others = [user for user in matching if user.team_id != self.team_id]
         leaving = frozenset(user.id for user in members
                             if user.entra_tenant_id == tenant_id and user.entra_object_id in left)
-        scope = RemovalScope(leaving, membership.team_size(self.redis, self.team_id))
+        scope = RemovalScope(leaving, membership.team_size(self.redis, self.team_id), reasons)
         return reconcile(list(evaluated.values()), members, others, load_leader_ids(self.team_id), self.rules(),
                          scope)
 
 
 def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_id=None, redis=None, tracker=None,
-              fence=lambda: None):
-    """Fetch the group (or its changes), plan against the team, apply; returns (plan, counts, mode)."""
-    return TeamSync(team_id, run_id, connection, graph, guard, progress, redis, tracker, fence).run(reviewed_run_id)
+              fence=lambda: None, person_id=None):
+    """Fetch the group (or its changes, or one person), plan against the team, apply; returns (plan, counts, mode)."""
+    team_sync = TeamSync(team_id, run_id, connection, graph, guard, progress, redis, tracker, fence)
+    if person_id is not None:
+        return team_sync.one_person(person_id)
+    return team_sync.run(reviewed_run_id)

@@ -25,6 +25,7 @@ ACTIONS = {
     "member_removed": "Removed a member",
     "member_restored": "Restored a member",
     "removals_confirmed": "Confirmed removals",
+    "person_synced": "Synced one person now",
 }
 
 

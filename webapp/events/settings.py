@@ -18,4 +18,6 @@ def settings_change(before: SyncSettings, after: dict) -> str:
     for field, label in (("auto_sync", "Auto Sync"), ("allow_deletion", "Allow Deletion")):
         if bool(getattr(before, field)) != bool(after[field]):
             changes.append(f"{label} {'on' if after[field] else 'off'}")
+    if bool(before.include_guests) != bool(after["include_guests"]):
+        changes.append(f"Guests {'included' if after['include_guests'] else 'left out'}")
     return "; ".join(changes)

@@ -118,6 +118,47 @@ class GraphClient:
                 found.extend(self._users(body, fields))
         return found
 
+    def search_users(self, query, limit=10):
+        """Up to `limit` users of the tenant, by name, whose name, email or sign-in name has words starting with
+        the words of `query`."""
+        term = _search_term(query or "")
+        if not term:
+            return []
+        params = {
+            "$select": ",".join(USER_FIELDS),
+            "$search": " OR ".join(f'"{name}:{term}"' for name in ("displayName", "mail", "userPrincipalName")),
+            "$orderby": "displayName",
+            "$count": "true",
+            "$top": max(1, min(int(limit), MAX_PAGE_SIZE)),
+        }
+        body = self._get(self._url("/users", params), permission=READ_USERS, eventual=True)
+        return self._users(body, USER_FIELDS)
+
+    def get_user(self, user_id, fields=USER_FIELDS):
+        """One user as a Graph dict, or None when the tenant has no such user."""
+        path = f"/users/{quote(user_id, safe='')}"
+        try:
+            body = self._get(self._url(path, {"$select": ",".join(fields)}), permission=READ_USERS)
+        except UnexpectedResponse as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._users({"value": [body]}, fields)[0]
+
+    def user_groups(self, user_id):
+        """{id: displayName} of the groups that hold the user directly (read from the directory itself, not the
+        lagging index behind advanced queries)."""
+        path = f"/users/{quote(user_id, safe='')}/memberOf"
+        params = {"$select": "id,displayName", "$top": MAX_PAGE_SIZE}
+        groups = {}
+        for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS):
+            for entry in self._value(body):
+                if not isinstance(entry, dict) or entry.get("@odata.type") != GROUP_TYPE:
+                    continue  # directory roles and administrative units hold users too
+                if isinstance(entry.get("id"), str):
+                    groups[entry["id"]] = entry.get("displayName") or ""
+        return groups
+
     def iter_users_pages(self, fields=USER_FIELDS):
         """Pages of all users of the tenant."""
         params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE}

@@ -21,8 +21,9 @@ STATUS_LABELS = {
     "failed": "Failed",
     "needs_review": "Needs review",
 }
-TRIGGER_LABELS = {"manual": "Sync button", "auto": "Auto Sync", "confirm": "Confirm removals"}
-MODE_LABELS = {"full": "Whole group", "incremental": "Changes only"}
+TRIGGER_LABELS = {"manual": "Sync button", "auto": "Auto Sync", "confirm": "Confirm removals",
+                  "person": "Sync this person now"}
+MODE_LABELS = {"full": "Whole group", "incremental": "Changes only", "person": "One person"}
 CSV_COLUMNS = ("action", "reason", "name", "email", "entra_object_id")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -24,7 +24,8 @@ def saved_form(settings):
     """The settings form's values as saved."""
     selected = json.loads(settings.selected_user_ids) if settings.selected_user_ids else []
     return {"group_id": settings.group_id or "", "group_name": settings.group_name or "", "user_ids": selected,
-            "auto_sync": settings.auto_sync, "allow_deletion": settings.allow_deletion}
+            "auto_sync": settings.auto_sync, "allow_deletion": settings.allow_deletion,
+            "include_guests": settings.include_guests}
 
 
 def posted_form(values=None):
@@ -38,7 +39,7 @@ def posted_form(values=None):
         entra_id_or_400(user_id, NOT_A_USER)
     return {"group_id": group_id, "group_name": group_name_or_400(values.get("group_name", "")),
             "user_ids": user_ids, "auto_sync": values.get("auto_sync") == "1",
-            "allow_deletion": values.get("allow_deletion") == "1"}
+            "allow_deletion": values.get("allow_deletion") == "1", "include_guests": values.get("guests") != "exclude"}
 
 
 def group_name_or_400(value: str) -> str:
@@ -117,6 +118,12 @@ def microsoft_problem(connection, error):
     if connections.note_failure(connection, error):
         connections.forget_access_token(current_app.extensions["redis"], connection)
     return busy_message(error)
+
+
+def deletion_guard():
+    """The deletion guard as a run takes it: (percent, minimum, maximum)."""
+    config = current_app.config
+    return config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"], config["DELETION_GUARD_MAXIMUM"]
 
 
 def per_page():

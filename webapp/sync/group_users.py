@@ -116,6 +116,11 @@ class GroupUsers:
             return total, []
         return total, [_user(raw) for raw in self.redis.hmget(self.key("rows"), list(wanted)) if raw]
 
+    def everyone(self):
+        """Every user of the cached copy, in name order."""
+        rows = self.redis.hgetall(self.key("rows"))
+        return [_user(rows[position]) for position in sorted(rows, key=int)]
+
     def search_index(self):
         """The copy's search index, one lower-cased "name<TAB>email" line per row position."""
         info = self.info()

@@ -1,7 +1,7 @@
 """The page itself, Save, Sync and Disconnect."""
 import json
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from htmx_flask import request as htmx_request
 
 from webapp import connections
@@ -13,6 +13,7 @@ from webapp.microsoft import MicrosoftError
 from webapp.models import SyncSettings, utcnow
 from webapp.sync import PAGE, bp
 from webapp.sync.context import enterprise_fields, graph_client, microsoft_problem, posted_form, saved_form, settings_of
+from webapp.sync.preview import needs_preview, preview
 from webapp.teams import leader_required
 
 OAUTH_MESSAGE = "entra_oauth_message"
@@ -61,7 +62,8 @@ def save_settings(team, form):
         return problem
     values = {"group_id": form["group_id"] or None, "group_name": name or "",
               "selected_user_ids": json.dumps(form["user_ids"]) if form["user_ids"] and form["group_id"] else None,
-              "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"], "updated_at": utcnow()}
+              "auto_sync": form["auto_sync"], "allow_deletion": form["allow_deletion"],
+              "include_guests": form["include_guests"], "updated_at": utcnow()}
     change = settings_change(settings_of(team), values)
     with database.atomic():
         if SyncSettings.update(**values).where(SyncSettings.team == team).execute() == 0:
@@ -72,10 +74,31 @@ def save_settings(team, form):
     return None
 
 
+def _preview_first(team, form, action):
+    """The settings fragment with what the next run will do, when the page asks for it (its form does), saving `form`
+    changes who is added or removed, and the leader has not confirmed it yet; else None."""
+    connection = connections.connection_of(team.id)
+    asked = request.form.get("preview") == "1" and request.form.get("confirmed") != "1"
+    if connection is None or not asked or not needs_preview(settings_of(team), form):
+        return None
+    name, problem = _checked_group(team, connection, form)
+    if problem:
+        return _settings_fragment(team, form, {"form": problem}, 422)
+    form["group_name"] = name
+    try:
+        shown = preview(team, connection, form)
+    except MicrosoftError as error:
+        return _settings_fragment(team, form, {"form": microsoft_problem(connection, error)}, 422)
+    return _settings_fragment(team, form, preview=shown, preview_action=action)
+
+
 @bp.post(PAGE + "/")
 @leader_required
 def save(team):
     form = posted_form()
+    first = _preview_first(team, form, "sync.save")
+    if first is not None:
+        return first
     problem = save_settings(team, form)
     if problem:
         return _settings_fragment(team, form, {"form": problem}, 422)
@@ -89,6 +112,9 @@ def save(team):
 def sync_now(team):
     """Save what the form shows, then start a sync (or show the one already running)."""
     form = posted_form()
+    first = _preview_first(team, form, "sync.sync_now")
+    if first is not None:
+        return first
     problem = save_settings(team, form)
     if not problem and not form["group_id"]:
         problem = "Choose a Sync Group first."

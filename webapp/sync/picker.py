@@ -77,7 +77,7 @@ def list_page(team, connection, form, search, page, reload=False):
     last_page = last_page_of(in_group + len(removals), size)
     check_page(page, last_page)
     start = (page - 1) * size
-    rows = page_rows(team.id, connection.tenant_id, users, form["allow_deletion"], leaders)
+    rows = page_rows(team.id, connection.tenant_id, users, form["allow_deletion"], leaders, form["include_guests"])
     rows += removals[max(0, start - in_group):max(0, start + size - in_group)]
     return {"rows": rows, "page": page, "last_page": last_page, "in_group": in_group,
             "guard": _guard(team, connection, len(removals)),

@@ -22,6 +22,7 @@ class Row:
     email: str
     status: str
     removal: bool = False
+    guest: bool = False  # a guest (#EXT#) account
 
     @property
     def label(self):
@@ -48,7 +49,7 @@ def _platform_users(tenant_id, entra_users):
     return [PlatformUser(*row) for row in User.select(*FIELDS).where(where).tuples()]
 
 
-def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids):
+def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids, include_guests=True):
     """Rows for one page of group users; a disabled member of this team is removed when deletion is allowed."""
     if not entra_users:
         return []
@@ -56,10 +57,11 @@ def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids):
     rows = []
     for entra_user in entra_users:
         user, conflict = side.match(entra_user)
-        state = status(entra_user, user, conflict, team_id)
+        state = status(entra_user, user, conflict, team_id, include_guests)
         removal = (state == DISABLED and allow_deletion and user is not None and user.team_id == team_id
                    and user.id not in leader_ids)
-        rows.append(Row(entra_user.object_id, entra_user.display_name, entra_user.email or "", state, removal))
+        rows.append(Row(entra_user.object_id, entra_user.display_name, entra_user.email or "", state, removal,
+                        entra_user.is_guest))
     return rows
 
 
