@@ -3,7 +3,8 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database, is_sqlite
-from webapp.models import ALL_MODELS, SchemaVersion, SecurityEvent, SyncRun, SyncSettings, User, UserSession
+from webapp.models import (ALL_MODELS, EntraConnection, SchemaVersion, SecurityEvent, SyncRun, SyncSettings,
+                           TeamCertificate, User, UserSession)
 from webapp.search import create_search_indexes, one_search_index
 
 
@@ -53,6 +54,17 @@ def _group_name_fits_microsoft():
                              f"TYPE VARCHAR({SyncSettings.group_name.max_length})")
 
 
+def _certificate_credentials():
+    """Key pairs the portal makes for Enterprise Apps, and which credential a connection uses until when."""
+    database.create_tables([TeamCertificate], safe=True)
+    table = EntraConnection._meta.table_name
+    existing = {column.name for column in database.get_columns(table)}
+    migrator = SchemaMigrator.from_database(database)
+    for field in (EntraConnection.certificate, EntraConnection.credential_expires_at):
+        if field.column_name not in existing:
+            migrate_schema(migrator.add_column(table, field.column_name, field))
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -62,6 +74,7 @@ MIGRATIONS = [
     (6, _run_notice),
     (7, _sessions_and_security_events),
     (8, _group_name_fits_microsoft),
+    (9, _certificate_credentials),
 ]
 
 

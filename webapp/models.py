@@ -80,6 +80,17 @@ class TeamLeader(BaseModel):
         indexes = ((("team", "user"), True),)
 
 
+class TeamCertificate(BaseModel):
+    """A key pair the portal made for a team's Enterprise App: the private key is Fernet-encrypted, never shown."""
+
+    team = ForeignKeyField(Team, backref="certificates", on_delete="CASCADE")
+    certificate_pem = TextField()
+    private_key_encrypted = TextField()
+    thumbprint = CharField(max_length=40)  # SHA-1, hexadecimal, as the Azure portal shows it
+    expires_at = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+
+
 class EntraConnection(BaseModel):
     """How a team reaches its Entra tenant; secrets are Fernet-encrypted."""
 
@@ -93,6 +104,8 @@ class EntraConnection(BaseModel):
     connected_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     connected_at = DateTimeField(default=utcnow)
     error = TextField(null=True)  # last problem a team leader must act on
+    certificate = ForeignKeyField(TeamCertificate, null=True, on_delete="SET NULL")  # else the client secret
+    credential_expires_at = DateTimeField(null=True)  # the certificate's end, or the secret's as entered
 
 
 class SyncSettings(BaseModel):
@@ -183,5 +196,5 @@ class SchemaVersion(BaseModel):
     applied_at = DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Team, User, TeamLeader, EntraConnection, SyncSettings, SyncRun, SyncOutcome, UserSession,
+ALL_MODELS = [Team, User, TeamLeader, TeamCertificate, EntraConnection, SyncSettings, SyncRun, SyncOutcome, UserSession,
               SecurityEvent]
