@@ -28,7 +28,7 @@ STEPS = (
     ("application", "Create the app registration (single tenant)"),
     ("service_principal", "Create its Enterprise Application (service principal)"),
     ("permissions", "Grant admin consent for the application permissions"),
-    ("scope", "Expose an API: add the scope"),
+    ("scope", "Expose an API and add the scope"),
     ("client", "Add the client application (pre-authorise the app for its scope)"),
     ("credential", "Add the credential (certificate or client secret)"),
 )

@@ -6,6 +6,7 @@ from urllib.parse import quote
 from flask import Response, abort, current_app, render_template, request
 from flask_login import current_user
 
+from entra_setup.powershell import script
 from webapp import connections
 from webapp.certificates import client_certificate, download_name, make_certificate, newest_certificate
 from webapp.events import record_event
@@ -132,3 +133,11 @@ def download_certificate(team):
         abort(404, description="This team has no certificate yet: make one on the Azure Entra Sync page.")
     return Response(row.certificate_pem, mimetype="application/x-pem-file",
                     headers={"Content-Disposition": f'attachment; filename="{download_name(team.id)}"'})
+
+
+@bp.get(PAGE + "/register-app.ps1")
+@leader_required
+def powershell_script(team):
+    """The Microsoft Graph PowerShell script doing the guide's steps 1-5, for an administrator to run."""
+    return Response(script(), mimetype="text/plain",
+                    headers={"Content-Disposition": 'attachment; filename="register-entra-team-sync-app.ps1"'})
