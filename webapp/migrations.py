@@ -3,7 +3,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database, is_sqlite
-from webapp.models import (ALL_MODELS, EntraConnection, SchemaVersion, SecurityEvent, SyncRun, SyncSettings,
+from webapp.models import (ALL_MODELS, EntraConnection, LeaderEmail, SchemaVersion, SecurityEvent, SyncRun, SyncSettings,
                            TeamCertificate, User, UserSession)
 from webapp.search import create_search_indexes, one_search_index
 
@@ -54,15 +54,23 @@ def _group_name_fits_microsoft():
                              f"TYPE VARCHAR({SyncSettings.group_name.max_length})")
 
 
-def _certificate_credentials():
-    """Key pairs the portal makes for Enterprise Apps, and which credential a connection uses until when."""
-    database.create_tables([TeamCertificate], safe=True)
-    table = EntraConnection._meta.table_name
+def _add_columns(model, *fields):
+    """Add the model's columns its table was created without."""
+    table = model._meta.table_name
     existing = {column.name for column in database.get_columns(table)}
     migrator = SchemaMigrator.from_database(database)
-    for field in (EntraConnection.certificate, EntraConnection.credential_expires_at):
+    for field in fields:
         if field.column_name not in existing:
             migrate_schema(migrator.add_column(table, field.column_name, field))
+
+
+def _credentials_health_and_emails():
+    """Key pairs the portal makes for Enterprise Apps, which credential a connection uses until when, its daily
+    health check, and the emails sent to leaders (with the team's choice to get none)."""
+    database.create_tables([TeamCertificate, LeaderEmail], safe=True)
+    _add_columns(EntraConnection, EntraConnection.certificate, EntraConnection.credential_expires_at,
+                 EntraConnection.health_checked_at)
+    _add_columns(SyncSettings, SyncSettings.leader_emails)
 
 
 MIGRATIONS = [
@@ -74,7 +82,7 @@ MIGRATIONS = [
     (6, _run_notice),
     (7, _sessions_and_security_events),
     (8, _group_name_fits_microsoft),
-    (9, _certificate_credentials),
+    (9, _credentials_health_and_emails),
 ]
 
 

@@ -106,6 +106,7 @@ class EntraConnection(BaseModel):
     error = TextField(null=True)  # last problem a team leader must act on
     certificate = ForeignKeyField(TeamCertificate, null=True, on_delete="SET NULL")  # else the client secret
     credential_expires_at = DateTimeField(null=True)  # the certificate's end, or the secret's as entered
+    health_checked_at = DateTimeField(null=True)  # the last daily health check (a token and a read of the group)
 
 
 class SyncSettings(BaseModel):
@@ -118,6 +119,7 @@ class SyncSettings(BaseModel):
     next_sync_at = DateTimeField(null=True)
     failure_count = IntegerField(default=0)
     updated_at = DateTimeField(default=utcnow)
+    leader_emails = BooleanField(default=True)  # email the leaders about failing runs, reviews, health, expiry
 
 
 class SyncRun(BaseModel):
@@ -191,10 +193,22 @@ class SecurityEvent(BaseModel):
         indexes = ((("team", "id"), False), (("user", "id"), False))
 
 
+class LeaderEmail(BaseModel):
+    """One email sent to a team's leaders about one event (its key), so a retry never sends it twice."""
+
+    team = ForeignKeyField(Team, on_delete="CASCADE")
+    event = CharField(max_length=200)
+    subject = CharField(max_length=255)
+    sent_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("team", "event"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField(primary_key=True)
     applied_at = DateTimeField(default=utcnow)
 
 
 ALL_MODELS = [Team, User, TeamLeader, TeamCertificate, EntraConnection, SyncSettings, SyncRun, SyncOutcome, UserSession,
-              SecurityEvent]
+              SecurityEvent, LeaderEmail]

@@ -6,6 +6,7 @@ from flask import abort, current_app, request
 from webapp import connections
 from webapp.certificates import download_name, newest_certificate
 from webapp.health import credential_expiry
+from webapp.notify import emails_on
 from webapp.microsoft import RetryPolicy
 from webapp.microsoft.validation import is_guid
 from webapp.models import SyncSettings
@@ -69,14 +70,14 @@ def enterprise_fields(connection):
 
 def credential_context(team, connection, chosen=None):
     """The team's newest certificate, which credential the form has chosen (the certificate once the team has one,
-    unless a secret is in use) and the connection's expiry warning."""
+    unless a secret is in use), the connection's expiry warning and whether leaders get emails."""
     certificate = newest_certificate(team.id)
     if chosen not in ("certificate", "secret"):
         uses_secret = connection is not None and connection.method == connections.ENTERPRISE_APP \
             and connection.certificate_id is None
         chosen = "certificate" if certificate is not None and not uses_secret else "secret"
     return {"certificate": certificate, "credential": chosen, "expiry": credential_expiry(connection),
-            "certificate_file": download_name(team.id)}
+            "certificate_file": download_name(team.id), "leader_emails": emails_on(team.id)}
 
 
 def graph_client(connection):
