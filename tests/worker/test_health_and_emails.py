@@ -14,7 +14,7 @@ from tests.worker.conftest import BIN, ROOT, connect, run_worker
 from tests.worker.test_schedule import next_tick_now
 from webapp import connections
 from webapp.engine.runs import start_sync
-from webapp.models import EntraConnection, SyncRun, SyncSettings
+from webapp.models import EntraConnection, SyncRun, SyncSettings, User
 
 
 class Inbox:
@@ -171,3 +171,17 @@ def test_without_smtp_the_email_is_written_under_the_mail_folder(app, checked_te
     message = message_from_bytes(written[0].read_bytes(), policy=policy.default)
     assert message["Subject"] == "Health Academy: the Microsoft connection needs attention"
     assert demo.ENTERPRISE_APP_SECRET not in written[0].read_text()
+
+
+def test_a_run_that_stops_for_review_emails_the_leaders(app, make_team, make_leader_of, mail_env, inbox, fake_entra,
+                                                        redis_connection):
+    team = make_team("Review Academy", members=24)
+    make_leader_of(team)
+    User.update(synced_by_team=team).where((User.team == team.id) & User.email.startswith("member")).execute()
+    empty = fake_entra.control.add_group(demo.TENANT_ID, "Emptied Group")
+    connect(app, team, group_id=empty["id"], allow_deletion=True)
+    run = start_sync(team.id, "manual", redis_connection)
+    run_worker(mail_env)
+    assert SyncRun.get_by_id(run.id).status == "needs_review"
+    assert inbox.subjects() == ["Review Academy: a sync is waiting for your review"]
+    assert "Microsoft listed no users in the Sync Group" in inbox.messages[0][1].get_content()
