@@ -4,7 +4,7 @@ import logging
 
 from rq import Queue
 
-from webapp.connections import NEEDS_LEADER, clear_error, graph_client_from_config, mark_error
+from webapp.connections import ENTERPRISE_APP, NEEDS_LEADER, clear_error, graph_client_from_config, mark_error
 from webapp.db import database
 from webapp.microsoft import GroupNotFound, MicrosoftError
 from webapp.models import EntraConnection, SyncSettings, utcnow
@@ -35,11 +35,11 @@ def group_gone(settings, connection):
 
 
 def check_connection(connection_id):
-    """Sign in anew (a cached token would hide a revoked consent or an expired secret), read the Sync Group, and
-    show what is wrong on the page, with the remedy, before the next sync needs it."""
+    """Get a token (an Enterprise App anew: a cached token would hide a revoked consent or an expired secret), read
+    the Sync Group, and show what is wrong on the page, with the remedy, before the next sync needs it."""
     from worker.jobs import context
 
-    config, secret_box, _ = context()
+    config, secret_box, redis = context()
     with database.connection_context():
         entra = EntraConnection.get_or_none(EntraConnection.id == connection_id)
         if entra is None:
@@ -47,7 +47,10 @@ def check_connection(connection_id):
         settings = SyncSettings.get_or_none(SyncSettings.team == entra.team_id)
         problem = None
         try:
-            graph = graph_client_from_config(entra, secret_box, config)
+            # An app signs in anew; a delegated connection renews through the shared token's lock, since each
+            # renewal rotates its refresh token.
+            graph = graph_client_from_config(entra, secret_box, config,
+                                             redis=None if entra.method == ENTERPRISE_APP else redis)
             if settings is not None and settings.group_id:
                 graph.get_group(settings.group_id)
             else:

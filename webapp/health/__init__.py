@@ -1,5 +1,4 @@
 """Connection health: when the credential expires and what the leader should do about it (no Flask, no I/O)."""
-import datetime as dt
 
 from webapp.models import utcnow
 
