@@ -1,4 +1,4 @@
-"""In Chromium: the certificate the page makes, and the credential's expiry warning after Load Groups."""
+"""In Chromium: the certificate the page makes, the credential's expiry warning after Load Groups, the email choice."""
 import datetime as dt
 
 from playwright.sync_api import expect
@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from fake_entra import demo
 from tests.sync_page.test_browser import SLOW, sync_page  # noqa: F401  (the fixture)
 from webapp import connections
+from webapp.models import SyncSettings
 
 
 def test_make_a_certificate_then_connect_with_a_secret_that_expires_soon(sync_page, screenshot, team,  # noqa: F811
@@ -31,3 +32,8 @@ def test_make_a_certificate_then_connect_with_a_secret_that_expires_soon(sync_pa
         screenshot("sync-credential-expiry-warning")
     connection = connections.connection_of(team.id)
     assert connection.certificate_id is None and f"{connection.credential_expires_at:%Y-%m-%d}" == expires
+
+    page.get_by_label("Email this team's leaders").uncheck()
+    expect(page.get_by_text("Email choice kept.")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_label("Email this team's leaders")).not_to_be_checked()
+    assert SyncSettings.get(SyncSettings.team == team).leader_emails is False

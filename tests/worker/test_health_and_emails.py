@@ -154,7 +154,7 @@ def test_a_team_can_turn_the_emails_off(app, checked_team, client, auth, mail_en
                                         fake_entra):
     auth.login(f"leader.team{checked_team.id}@example.com")
     response = client.post(f"/teams/{checked_team.id}/entra-sync/emails", data={}, headers={"HX-Request": "true"})
-    assert response.status_code == 200 and "Saved." in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Email choice kept." in response.get_data(as_text=True)
     assert SyncSettings.get(SyncSettings.team == checked_team.id).leader_emails is False
     fake_entra.control.revoke_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID)
     scheduler_round(mail_env, redis_connection)
