@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import time
 import uuid
 
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from fake_entra import demo
 from tests.fake_entra.certificates import make_app_certificate
+from webapp.microsoft.tokens import ClientCertificate
 
 CLI = demo.GRAPH_COMMAND_LINE_CLIENT_ID
 SCOPES = "https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All"
@@ -193,3 +197,24 @@ def test_a_user_without_an_admin_role_cannot_grant_app_roles(fake_entra):
 def test_app_registration_routes_need_a_token(fake_entra, path):
     response = requests.get(f"{fake_entra.graph_url}{path}", timeout=30)
     assert response.status_code == 401 and response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_a_certificate_past_its_end_date_no_longer_signs_in(fake_entra):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=30))
+                   .not_valid_after(now - datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    fake_entra.control.add_certificate(demo.ENTERPRISE_APP_CLIENT_ID, pem)
+    signer = ClientCertificate(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()).decode(), pem)
+    endpoint = f"{fake_entra.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token"
+    answer = requests.post(endpoint, timeout=30, data={
+        "grant_type": "client_credentials", "client_id": demo.ENTERPRISE_APP_CLIENT_ID,
+        "scope": "https://graph.microsoft.com/.default",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": signer.assertion(demo.ENTERPRISE_APP_CLIENT_ID, endpoint)}).json()
+    assert (answer["error"], answer["error_codes"]) == ("invalid_client", [700027])
+    assert "The key used is expired" in answer["error_description"]
