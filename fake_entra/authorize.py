@@ -44,6 +44,7 @@ class Flow:
     prompt: str | None = None
     user: dict | None = None
     tenant: Tenant | None = None
+    device_code: str | None = None
 
 
 def redirect_allowed(app: App, uri: str) -> bool:
@@ -216,6 +217,8 @@ class Authorizer:
             return redirect(flow.redirect_uri, {"admin_consent": "True", "tenant": flow.tenant.id,
                                                 "scope": flow.scope, "state": flow.state})
         if not accepted:
+            if flow.kind == "device":
+                return self.emulator.devices.finish(flow, False)
             return redirect(flow.redirect_uri, {"error": "access_denied", "error_description": DECLINED,
                                                 "state": flow.state})
         if request.form.get("consent_on_behalf") == "true" and flow.user["id"] in flow.tenant.admins:
@@ -225,7 +228,9 @@ class Authorizer:
         return self.issue_code(flow)
 
     def issue_code(self, flow: Flow) -> Response:
-        """Redirect back with a fresh authorization code and the state."""
+        """Redirect back with a fresh authorization code and the state (a device sign-in: tell the device)."""
+        if flow.kind == "device":
+            return self.emulator.devices.finish(flow, True)
         grant = Grant(flow.tenant.id, flow.user["id"], flow.app.client_id, flow.oidc + flow.permissions,
                       time.time(), redirect_uri=flow.redirect_uri, nonce=flow.nonce,
                       code_challenge=flow.code_challenge, code_challenge_method=flow.code_challenge_method)

@@ -46,6 +46,7 @@ RULES = Map([
     Rule("/_fake/tenants/<tenant>/consent/revoke", endpoint="revoke_consent", methods=["POST"]),
     Rule("/_fake/tenants/<tenant>/delta/expire", endpoint="expire_delta", methods=["POST"]),
     Rule("/_fake/apps/<client_id>/certificates", endpoint="add_certificate", methods=["POST"]),
+    Rule("/_fake/device-code", endpoint="device_code", methods=["POST"]),
 ])
 
 
@@ -220,6 +221,13 @@ class Control:
         self.emulator.dirty = True
         app.certificates.append(certificate)
         return {"thumbprint": certificate.thumbprint}
+
+    def device_code(self, data):
+        """Lifetime and polling interval, in seconds, of device codes issued from now on: {lifetime, interval}."""
+        devices = self.emulator.devices
+        devices.lifetime = float(data.get("lifetime", devices.lifetime))
+        devices.interval = int(data.get("interval", devices.interval))
+        return {"lifetime": devices.lifetime, "interval": devices.interval}
 
     def revoke_consent(self, data, tenant):
         """Remove an app's consent in a tenant: {client_id, kind: all|delegated|application}."""

@@ -36,6 +36,10 @@ ENTERPRISE_APP_EXPIRED_SECRET = "oLd8Q~Demo.Expired-Enterprise_Secret-0001"
 ENTERPRISE_APP_EXPIRED_SECRET_ID = "3a7e1c5b-9d2f-4b6a-8e4c-0f2d6b8a4c1e"
 ENTERPRISE_APP_PERMISSIONS = ("User.Read.All", "Group.Read.All", "GroupMember.Read.All")
 
+# Microsoft's own public client for Graph from a terminal (Microsoft Graph PowerShell uses it too): multi-tenant,
+# no credential, any delegated Graph permission an administrator consents to.
+GRAPH_COMMAND_LINE_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
 GROUP_NAMES = ("All Staff", "Training", "New Starters", "Sales", "Sales Leadership", "Engineering",
                "Platform Team", "Marketing", "Mentoring Circle", "Empty Group")
 # The Microsoft 365 groups (groupTypes "Unified"): they hold users only and sit in no other group.
@@ -172,3 +176,5 @@ def add_demo_apps(directory: Directory) -> None:
                                           time.time() - 30 * 86400.0)],
                           application_permissions=set(ENTERPRISE_APP_PERMISSIONS)))
     directory.tenants[TENANT_ID].consent_for(ENTERPRISE_APP_CLIENT_ID).application |= set(ENTERPRISE_APP_PERMISSIONS)
+    directory.add_app(App(GRAPH_COMMAND_LINE_CLIENT_ID, "Microsoft Graph Command Line Tools", TENANT_ID,
+                          multi_tenant=True, public_client=True))

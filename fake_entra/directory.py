@@ -93,6 +93,7 @@ class App:
     certificates: list = field(default_factory=list)
     delegated_permissions: set[str] = field(default_factory=set)
     application_permissions: set[str] = field(default_factory=set)
+    public_client: bool = False  # a native app (device code flow) proves nothing: it has no credential
 
 
 @dataclass
@@ -124,6 +125,8 @@ class Tenant:
     assigned: dict[str, set[str]] = field(default_factory=dict)
     history: deque = field(default_factory=deque)
     index_lag: float = 0.0
+    applications: dict[str, dict] = field(default_factory=dict)  # Graph's application objects by object id
+    service_principals: dict[str, dict] = field(default_factory=dict)
 
     def add_user(self, user: dict, password: str | None = None, admin: bool = False) -> dict:
         """Store a user and index its sign-in names; its null properties count as never set."""

@@ -21,6 +21,7 @@ from fake_entra.tokens import Grant, TokenService, b64url, pkce_matches
 SPECIAL_TENANTS = ("common", "organizations", "consumers")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 TENANT_NAME = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
                          r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9])$", re.IGNORECASE)
 ASSERTION_SKEW = 300
@@ -29,7 +30,8 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 GRAPH_PERMISSIONS = {
     "User.Read", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "User.Export.All",
     "GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
-    "Directory.ReadWrite.All", "Organization.Read.All",
+    "Directory.ReadWrite.All", "Organization.Read.All", "Application.Read.All", "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
 }
 
 
@@ -160,6 +162,7 @@ class TokenEndpoint:
 
     directory: Directory
     tokens: TokenService
+    devices: object = None  # fake_entra.device.DeviceFlows: answers the device_code grant
 
     def handle(self, authority: str, tenant_name: str, request: Request) -> Response:
         """Answer one token request, successful or with Microsoft's error body."""
@@ -192,6 +195,12 @@ class TokenEndpoint:
                                       f"{authority}/{tenant_name}/oauth2/v2.0/token")
         if grant_type == "client_credentials":
             return self.client_credentials(authority, tenant_name, tenant, client_id, credential, form.get("scope"))
+        if grant_type == DEVICE_CODE_GRANT and self.devices is not None:
+            app = self.directory.apps.get(client_id)
+            if app is None or not app.public_client:
+                app = self.authenticate(tenant_name, tenant, client_id, credential)
+            return self.delegated_tokens(authority, app, self.devices.poll(tenant_name, form),
+                                         form.get("client_info") == "1")
         if grant_type not in ("authorization_code", "refresh_token"):
             raise TokenError(400, "unsupported_grant_type", 70003,
                              f"The app requested an unsupported grant type '{grant_type}'.")
@@ -246,6 +255,11 @@ class TokenEndpoint:
                              "No tenant-identifying information found in either the request or implied by any "
                              "provided credentials.")
         self.authenticate(tenant_name, tenant, client_id, credential, app_only=True)
+        registered_here = any(a["appId"] == client_id for a in tenant.applications.values())
+        if registered_here and not any(sp["appId"] == client_id for sp in tenant.service_principals.values()):
+            raise TokenError(400, "invalid_client", 7000229,
+                             f"The client application {client_id} is missing service principal in the tenant "
+                             f"{tenant.id}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119")
         if not scope:
             raise TokenError(400, "invalid_request", 900144,
                              "The request body must contain the following parameter: 'scope'.")
@@ -336,6 +350,9 @@ def check_assertion(app: App, credential: ClientCredential) -> None:
                                         f"key used by client: '{thumbprint}', Please visit the Azure Portal, Graph "
                                         f"Explorer or directly use MS Graph to see configured keys for app Id "
                                         f"'{app.client_id}'.]")
+    if found.expires < time.time():
+        raise assertion_failure(700027, "Client assertion failed signature validation. [Reason - The key used is "
+                                        f"expired., Thumbprint of key used by client: '{thumbprint}']")
     try:
         claims = jwt.decode(credential.assertion, found.key, algorithms=["RS256", "PS256"]).claims
     except (JoseError, ValueError, TypeError):

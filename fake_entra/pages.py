@@ -62,3 +62,20 @@ def error_page(code: int, message: str, status: int = 400) -> Response:
     return page("Sign in error", (
         f'<h1>Sorry, but we’re having trouble signing you in.</h1><p class="error" id="error">'
         f"AADSTS{code}: {escape(message)}</p>"), status)
+
+
+def device_code_page(action: str, code: str = "", error: str = "") -> Response:
+    """Enter the code a device shows (the first page of the device authorization grant)."""
+    problem = f'<p class="error" id="error">{escape(error)}</p>' if error else ""
+    return page("Enter code", (
+        f"<h1>Enter code</h1><p>Enter the code displayed on your app or device.</p>{problem}"
+        f'<form id="devicecode" method="post" action="{escape(action)}">'
+        f'<label>Code<input type="text" name="otc" value="{escape(code)}" autofocus></label>'
+        '<button type="submit">Next</button></form>'))
+
+
+def device_done_page(app_name: str, accepted: bool) -> Response:
+    """The end of a device sign-in, as Microsoft words it."""
+    text = (f"You have signed in to the {app_name} application on your device. You may now close this window."
+            if accepted else "You declined to sign in on your device. You may now close this window.")
+    return page("Device sign-in", f'<h1>{escape(app_name)}</h1><p id="done">{escape(text)}</p>')

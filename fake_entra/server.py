@@ -13,15 +13,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from fake_entra import demo, graph
+from fake_entra import applications, demo, graph
 from fake_entra.authorize import Authorizer
 from fake_entra.control import Control
 from fake_entra.dataset import load_data
+from fake_entra.device import DeviceFlows
 from fake_entra.directory import Directory
 from fake_entra.faults import FAULT_CODES, FaultBook, retry_after_header
 from fake_entra.generate import generate_tenant
 from fake_entra.identity import (
-    GRAPH_APP_ID, TokenEndpoint, TokenError, discovery, instance_discovery, tenant_name_valid, token_error_response,
+    GRAPH_APP_ID, SPECIAL_TENANTS, TokenEndpoint, TokenError, discovery, instance_discovery, tenant_name_valid, token_error_response,
 )
 from fake_entra.odata import Cursors, GraphError, error_response, eventual, page_number
 from fake_entra.pages import error_page
@@ -33,6 +34,8 @@ IDENTITY_RULES = [
     Rule("/<tenant>/discovery/v2.0/keys", endpoint="/keys", methods=["GET"]),
     Rule("/<tenant>/oauth2/v2.0/authorize", endpoint="/authorize", methods=["GET", "POST"]),
     Rule("/<tenant>/oauth2/v2.0/token", endpoint="/token", methods=["POST"]),
+    Rule("/<tenant>/oauth2/v2.0/devicecode", endpoint="/devicecode", methods=["POST"]),
+    Rule("/devicelogin", endpoint="/devicelogin", methods=["GET", "POST"]),
     Rule("/<tenant>/v2.0/adminconsent", endpoint="/adminconsent", methods=["GET", "POST"]),
     Rule("/common/discovery/instance", endpoint="/instance-discovery", methods=["GET"]),
     Rule("/<tenant>/discovery/instance", endpoint="/instance-discovery", methods=["GET"]),
@@ -100,6 +103,7 @@ class Emulator:
         self.cursors = Cursors()
         self.throttle = Throttle()
         self.authorizer = Authorizer(self)
+        self.devices = DeviceFlows(self)
         self.control = Control(self)
         self.url_map = Map(IDENTITY_RULES)
         self.build()
@@ -132,6 +136,7 @@ class Emulator:
             self.cursors.clear()
             self.throttle.configure(False)
             self.authorizer.clear()
+            self.devices.clear()
             self.directory.set_index_lag(self.index_lag)
 
     def __call__(self, environ, start_response):
@@ -149,6 +154,8 @@ class Emulator:
 
     def serve(self, request: Request) -> Response:
         """Count, apply faults, then answer an identity or Graph request."""
+        if request.path.startswith("/v1.0/") and applications.owns(request.path):
+            return self.app_registrations(request)
         if request.path.startswith("/v1.0/"):
             try:
                 if request.method != "GET":
@@ -184,7 +191,12 @@ class Emulator:
         if not tenant_name_valid(tenant):
             return self.malformed_tenant(request, endpoint, authority, tenant)
         if endpoint == "/token":
-            return TokenEndpoint(self.directory, self.tokens).handle(authority, tenant, request)
+            return TokenEndpoint(self.directory, self.tokens, self.devices).handle(authority, tenant, request)
+        if endpoint == "/devicecode":
+            return self.device_code(authority, tenant, request)
+        if endpoint == "/devicelogin":
+            with self.directory.lock:
+                return self.devices.page(request)
         if endpoint == "/keys":
             return Response(json.dumps(self.tokens.jwks()), content_type="application/json")
         if endpoint == "/openid-configuration":
@@ -195,6 +207,18 @@ class Emulator:
                     400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found."))
             return Response(json.dumps(config), content_type="application/json")
         return self.authorizer.handle(request, endpoint, tenant, authority)
+
+    def device_code(self, authority: str, tenant: str, request: Request) -> Response:
+        """The device authorization request, answered like the token endpoint (JSON, Microsoft's errors)."""
+        if tenant.lower() not in SPECIAL_TENANTS and self.directory.find_tenant(tenant) is None:
+            return token_error_response(authority, TokenError(
+                400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found."))
+        try:
+            with self.directory.lock:
+                body = self.devices.start(authority, tenant, request)
+        except TokenError as err:
+            return token_error_response(authority, err)
+        return Response(json.dumps(body), content_type="application/json; charset=utf-8")
 
     def malformed_tenant(self, request: Request, endpoint: str, authority: str, tenant: str) -> Response:
         """AADSTS900023 for a tenant segment that is neither a GUID nor a domain name."""
@@ -246,6 +270,33 @@ class Emulator:
         response.headers["x-ms-resource-unit"] = str(units)
         if used >= 80:
             response.headers["x-ms-throttle-limit-percentage"] = f"{used / 100:.1f}"
+        return response
+
+    def app_registrations(self, request: Request) -> Response:
+        """/applications and /servicePrincipals (reads and writes), authenticated like every Graph call."""
+        segments = request.path[len("/v1.0/"):].rstrip("/").split("/")
+        route = applications.route_name(segments)
+        self.faults.count(f"{request.method} {route}")
+        fault = self.faults.take(request.method, request.path, page_number(request))
+        if fault is not None and fault.status:
+            return self.fault_response(request, route, fault)
+        authority = f"{request.scheme}://{request.host}"
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        claims, problem = self.tokens.check_access_token(token.strip()) if scheme.lower() == "bearer" else (
+            None, "Access token is empty.")
+        if claims is None:
+            return self.unauthorized(request, authority, problem)
+        with self.directory.lock:
+            tenant = self.directory.tenants.get(claims["tid"])
+            if tenant is None:
+                return self.unauthorized(request, authority, "Access token validation failure. Invalid tenant.")
+            permissions = set(claims.get("scp", "").split()) | set(claims.get("roles", []))
+            call = applications.WriteCall(request, self.directory, tenant, claims, permissions, f"{authority}/v1.0")
+            try:
+                response = applications.handle(call, segments)
+                self.dirty = self.dirty or request.method != "GET"
+            except GraphError as err:
+                response = error_response(request, err.status, err.code, err.message, err.headers)
         return response
 
     @staticmethod

@@ -178,6 +178,11 @@ class Control:
         """Register a certificate on an app for client assertions; returns its SHA-1 thumbprint (hex)."""
         return self.call("POST", f"/apps/{client_id}/certificates", {"certificate": certificate_pem})["thumbprint"]
 
+    def set_device_code(self, lifetime: float | None = None, interval: int | None = None) -> dict:
+        """Lifetime and polling interval of the device codes issued from now on (reset restores 900 s and 5 s)."""
+        body = {k: v for k, v in (("lifetime", lifetime), ("interval", interval)) if v is not None}
+        return self.call("POST", "/device-code", body)
+
     def expire_delta_tokens(self, tenant_id: str) -> None:
         """Every delta link issued so far answers 400 syncStateNotFound."""
         self.call("POST", f"/tenants/{tenant_id}/delta/expire")
@@ -292,6 +297,32 @@ class FakeEntra:
             response = session.post(urljoin(response.url, unescape(form.group(2))), data=fields,
                                     allow_redirects=False, timeout=30, verify=self.verify)
         return response.headers["Location"]
+
+    def device_sign_in(self, verification_uri: str, user_code: str, email: str = demo.ADMIN_EMAIL,
+                       password: str = demo.USER_PASSWORD, *, accept: bool = True,
+                       on_behalf_of_organization: bool = True) -> str:
+        """Enter a device's code on the verification page, sign in and consent; return the last page's text."""
+        session = requests.Session()
+        response = session.get(verification_uri, timeout=30, verify=self.verify)
+        filled = {"devicecode": {"otc": user_code}, "signin": {"login": email, "passwd": password},
+                  "consent": {"action": "accept" if accept else "cancel"}}
+        if on_behalf_of_organization:
+            filled["consent"]["consent_on_behalf"] = "true"
+        seen = set()
+        while (form := FORM.search(response.text)) is not None:
+            problem = ERROR.search(response.text)
+            if form.group(1) in seen or problem:
+                raise SignInError(unescape(problem.group(1)) if problem else response.text[:200], response.status_code)
+            seen.add(form.group(1))
+            fields = {unescape(k): unescape(v) for k, v in HIDDEN.findall(form.group(3))}
+            fields.update(filled[form.group(1)])
+            response = session.post(urljoin(response.url, unescape(form.group(2))), data=fields, timeout=30,
+                                    verify=self.verify)
+        problem = ERROR.search(response.text)
+        if problem:
+            raise SignInError(unescape(problem.group(1)), response.status_code)
+        done = re.search(r'id="done">(.*?)</p>', response.text, re.S)
+        return unescape(done.group(1)) if done else response.text
 
 
 def write_temp_json(data: dict) -> str:

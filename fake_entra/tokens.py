@@ -46,6 +46,7 @@ class Certificate:
     x5t: str
     x5t_s256: str
     key: RSAKey
+    expires: float = float("inf")
 
     @classmethod
     def from_pem(cls, pem: str) -> Certificate:
@@ -54,7 +55,7 @@ class Certificate:
         public = cert.public_key().public_bytes(serialization.Encoding.PEM,
                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
         return cls(b64url(cert.fingerprint(hashes.SHA1())), b64url(cert.fingerprint(hashes.SHA256())),
-                   RSAKey.import_key(public))
+                   RSAKey.import_key(public), cert.not_valid_after_utc.timestamp())
 
     @property
     def thumbprint(self) -> str:

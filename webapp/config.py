@@ -153,6 +153,15 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "DEMO": _bool(env.get("ENTRA_SYNC_DEMO", "0")),
+        "HEALTH_CHECK_MINUTES": float(env.get("HEALTH_CHECK_MINUTES", str(24 * 60))),
+        "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SMTP_HOST": env.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(env.get("SMTP_PORT", "587")),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS", "1")),
+        "MAIL_FROM": env.get("MAIL_FROM", "Entra Team Sync <entra-team-sync@localhost>"),
+        "MAIL_FOLDER": env.get("MAIL_FOLDER") or str(INSTANCE / "mail"),
     }
     name = environment_name(env)
     if read.problems and production and name != "production":

@@ -3,8 +3,10 @@ import hashlib
 
 from redis.exceptions import LockError
 
+from webapp.certificates import client_certificate
 from webapp.db import database
-from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, ConnectionExpired, ConsentRequired,
+from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, CertificateRefused, ConnectionExpired,
+                              ConsentRequired,
                               DelegatedTokenProvider, ExpiredClientSecret, GraphClient, InvalidClientSecret,
                               PermissionDenied, SlowToAnswer, TenantNotFound, TokenRejected, Transport)
 from webapp.models import EntraConnection, SyncSettings, utcnow
@@ -14,7 +16,7 @@ ENTERPRISE_APP = "enterprise_app"
 
 # Errors only a team leader can fix (reconnect, new secret, consent): they are kept on the connection.
 NEEDS_LEADER = (ConnectionExpired, TokenRejected, InvalidClientSecret, ExpiredClientSecret, ApplicationNotInTenant,
-                TenantNotFound, ConsentRequired, PermissionDenied)
+                TenantNotFound, ConsentRequired, PermissionDenied, CertificateRefused)
 SHARED_TOKEN_SECONDS = 600
 TOKEN_LOCK_SECONDS = 30
 
@@ -63,11 +65,15 @@ def save_oauth(team_id, tenant_id, tenant_name, refresh_token, secret_box, conne
 
 
 def save_enterprise_app(team_id, tenant_id, client_id, client_secret, secret_box, tenant_name="",
-                        connected_by=None):
-    """Store a "Create Your Own Enterprise App" connection; a None secret keeps the one already saved."""
+                        connected_by=None, certificate=None, expires_at=None):
+    """Store a "Create Your Own Enterprise App" connection, proven by the team's `certificate` or by the client
+    secret (a None secret keeps the one already saved); `expires_at` is when the credential ends, if known."""
     values = {"method": ENTERPRISE_APP, "tenant_name": tenant_name, "client_id": client_id,
-              "refresh_token_encrypted": None, "connected_by": connected_by}
-    if client_secret is not None:
+              "refresh_token_encrypted": None, "connected_by": connected_by, "certificate": certificate,
+              "credential_expires_at": certificate.expires_at if certificate is not None else expires_at}
+    if certificate is not None:
+        values["client_secret_encrypted"] = None
+    elif client_secret is not None:
         values["client_secret_encrypted"] = secret_box.encrypt(client_secret)
     return _replace(team_id, tenant_id, values)
 
@@ -111,6 +117,9 @@ def _token_provider(connection, secret_box, authority_url, portal_client_id, por
     """A fresh provider built from the row as it is in the database now."""
     row = EntraConnection.get_by_id(connection.id)
     transport = _transport(limits)
+    if row.method == ENTERPRISE_APP and row.certificate_id is not None:
+        return AppOnlyTokenProvider(authority_url, row.tenant_id, row.client_id, transport=transport,
+                                    certificate=client_certificate(row.certificate, secret_box))
     if row.method == ENTERPRISE_APP:
         return AppOnlyTokenProvider(authority_url, row.tenant_id, row.client_id,
                                     secret_box.decrypt(row.client_secret_encrypted), transport=transport)
@@ -165,7 +174,7 @@ class SharedTokenProvider:
 def token_key(connection):
     """Redis key of the shared access token; it changes whenever the connection is saved again."""
     fingerprint = f"{connection.id}|{connection.method}|{connection.tenant_id}|{connection.client_id}|" \
-                  f"{connection.connected_at.isoformat()}"
+                  f"{connection.connected_at.isoformat()}|{connection.certificate_id}"
     return "entra:access-token:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
 
 

@@ -3,7 +3,8 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database, is_sqlite
-from webapp.models import ALL_MODELS, SchemaVersion, SecurityEvent, SyncRun, SyncSettings, User, UserSession
+from webapp.models import (ALL_MODELS, EntraConnection, LeaderEmail, SchemaVersion, SecurityEvent, SyncRun, SyncSettings,
+                           TeamCertificate, User, UserSession)
 from webapp.search import create_search_indexes, one_search_index
 
 
@@ -58,6 +59,25 @@ def _guest_choice():
     _add_column(SyncSettings, SyncSettings.include_guests)
 
 
+def _add_columns(model, *fields):
+    """Add the model's columns its table was created without."""
+    table = model._meta.table_name
+    existing = {column.name for column in database.get_columns(table)}
+    migrator = SchemaMigrator.from_database(database)
+    for field in fields:
+        if field.column_name not in existing:
+            migrate_schema(migrator.add_column(table, field.column_name, field))
+
+
+def _credentials_health_and_emails():
+    """Key pairs the portal makes for Enterprise Apps, which credential a connection uses until when, its daily
+    health check, and the emails sent to leaders (with the team's choice to get none)."""
+    database.create_tables([TeamCertificate, LeaderEmail], safe=True)
+    _add_columns(EntraConnection, EntraConnection.certificate, EntraConnection.credential_expires_at,
+                 EntraConnection.health_checked_at)
+    _add_columns(SyncSettings, SyncSettings.leader_emails)
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -68,6 +88,7 @@ MIGRATIONS = [
     (7, _sessions_and_security_events),
     (8, _group_name_fits_microsoft),
     (9, _guest_choice),
+    (10, _credentials_health_and_emails),
 ]
 
 

@@ -80,6 +80,17 @@ class TeamLeader(BaseModel):
         indexes = ((("team", "user"), True),)
 
 
+class TeamCertificate(BaseModel):
+    """A key pair the portal made for a team's Enterprise App: the private key is Fernet-encrypted, never shown."""
+
+    team = ForeignKeyField(Team, backref="certificates", on_delete="CASCADE")
+    certificate_pem = TextField()
+    private_key_encrypted = TextField()
+    thumbprint = CharField(max_length=40)  # SHA-1, hexadecimal, as the Azure portal shows it
+    expires_at = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+
+
 class EntraConnection(BaseModel):
     """How a team reaches its Entra tenant; secrets are Fernet-encrypted."""
 
@@ -93,6 +104,9 @@ class EntraConnection(BaseModel):
     connected_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     connected_at = DateTimeField(default=utcnow)
     error = TextField(null=True)  # last problem a team leader must act on
+    certificate = ForeignKeyField(TeamCertificate, null=True, on_delete="SET NULL")  # else the client secret
+    credential_expires_at = DateTimeField(null=True)  # the certificate's end, or the secret's as entered
+    health_checked_at = DateTimeField(null=True)  # the last daily health check (a token and a read of the group)
 
 
 class SyncSettings(BaseModel):
@@ -106,6 +120,7 @@ class SyncSettings(BaseModel):
     next_sync_at = DateTimeField(null=True)
     failure_count = IntegerField(default=0)
     updated_at = DateTimeField(default=utcnow)
+    leader_emails = BooleanField(default=True)  # email the leaders about failing runs, reviews, health, expiry
 
 
 class SyncRun(BaseModel):
@@ -179,10 +194,22 @@ class SecurityEvent(BaseModel):
         indexes = ((("team", "id"), False), (("user", "id"), False))
 
 
+class LeaderEmail(BaseModel):
+    """One email sent to a team's leaders about one event (its key), so a retry never sends it twice."""
+
+    team = ForeignKeyField(Team, on_delete="CASCADE")
+    event = CharField(max_length=200)
+    subject = CharField(max_length=255)
+    sent_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("team", "event"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField(primary_key=True)
     applied_at = DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Team, User, TeamLeader, EntraConnection, SyncSettings, SyncRun, SyncOutcome, UserSession,
-              SecurityEvent]
+ALL_MODELS = [Team, User, TeamLeader, TeamCertificate, EntraConnection, SyncSettings, SyncRun, SyncOutcome, UserSession,
+              SecurityEvent, LeaderEmail]

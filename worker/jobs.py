@@ -21,6 +21,8 @@ from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, failure_me
 from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MicrosoftError
 from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
+from webapp.notify.events import after_run
+from worker.health import queue_due_checks
 from worker.schedule import TeamState, due_teams, interval_minutes, next_sync_after
 
 log = logging.getLogger(__name__)
@@ -212,6 +214,7 @@ def _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connec
         if status == "failed":
             _note_membership_change(connection, team_id)
         _record_schedule(team_id, entra.method if entra else None, status == "failed", config)
+        after_run(config, team_id, run_id)
     log.info("Sync run %s of team %s: %s", run_id, team_id, status)
     return status
 
@@ -243,8 +246,8 @@ def _auto_sync_states():
 
 
 def tick():
-    """Every minute: queue again the runs Redis lost, fail runs whose worker stopped, queue the automatic syncs that
-    are due, forget old runs."""
+    """Every minute: queue again the runs Redis lost, fail runs whose worker stopped, queue the automatic syncs and
+    health checks that are due, forget old runs."""
     config, _, connection = context()
     with database.connection_context():
         requeue_lost_runs(connection, dt.timedelta(hours=config["QUEUED_RUN_REQUEUE_HOURS"]))
@@ -255,5 +258,6 @@ def tick():
         due = due_teams(_auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
                         config["ENTERPRISE_APP_SYNC_MINUTES"])
         started = [start_sync(team_id, "auto", connection).id for team_id in due if active_run(team_id) is None]
+        queue_due_checks(connection, config)
         prune_history()
     return started

@@ -19,6 +19,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from fake_entra import demo
 from tests.conftest import PASSWORD
 from webapp import connections
+from webapp.certificates import make_certificate
 from webapp.members.forms import FIELDS as MEMBER_FIELDS
 from webapp.models import SyncOutcome, SyncRun, User, utcnow
 
@@ -70,7 +71,8 @@ def connect(app, team_id: int) -> None:
 
 @pytest.fixture
 def world(app, entra, make_team, make_leader_of, team, leader, client):
-    """This team (connected, with a run to review) and another team with its own members, run and connection."""
+    """This team (connected, with a run to review and a certificate) and another team with its own members, run,
+    connection and certificate."""
     other = make_team("Other Academy", members=5)
     make_leader_of(other)
     ids = {"team": team.id, "other_team": other.id, "leader": leader.id}
@@ -82,6 +84,7 @@ def world(app, entra, make_team, make_leader_of, team, leader, client):
     ids["other_member"] = User.select().where(User.team == other).first().id
     for owner in (team, other):
         connect(app, owner.id)
+        make_certificate(owner.id, app.extensions["secret_box"])
     client.post("/login", data={"email": leader.email, "password": PASSWORD})
     app.request_class = type("RecordingRequest", (app.request_class,), {"parameter_storage_class": RecordingParameters})
     return {"ids": ids, "leader": client, "anonymous": app.test_client(), "app": app}

@@ -20,6 +20,7 @@ ACTIONS = {
     "password_set": "Password set",
     "connected": "Connected to Microsoft",
     "disconnected": "Disconnected from Microsoft",
+    "certificate_made": "Made a certificate for the Enterprise App",
     "sync_settings_changed": "Changed the sync settings",
     "member_edited": "Edited a member",
     "member_removed": "Removed a member",

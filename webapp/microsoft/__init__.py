@@ -1,17 +1,17 @@
 """Client for the Microsoft identity platform and Graph; imports nothing from Flask, RQ or the database."""
 
-from .errors import (ApplicationNotInTenant, ConnectionExpired, ConsentRequired, DeltaExpired,
+from .errors import (ApplicationNotInTenant, CertificateRefused, ConnectionExpired, ConsentRequired, DeltaExpired,
                      ExpiredClientSecret, GroupNotFound, IncompleteListing, InvalidClientSecret, MembershipMismatch,
                      MicrosoftError, NetworkError, PermissionDenied, ServiceUnavailable, SlowToAnswer, TenantNotFound,
                      Throttled, TokenRejected, TooManyWaiting, UnexpectedResponse)
 from .graph import DeltaResult, GraphClient
 from .http import RetryPolicy, Transport
-from .tokens import AppOnlyTokenProvider, DelegatedTokenProvider
+from .tokens import AppOnlyTokenProvider, ClientCertificate, DelegatedTokenProvider
 from .users import EntraUser, to_entra_user
 from .validation import client_id_error, client_secret_error, enterprise_app_errors, tenant_id_error
 
 __all__ = [
-    "AppOnlyTokenProvider", "ApplicationNotInTenant", "ConnectionExpired", "ConsentRequired", "DelegatedTokenProvider",
+    "AppOnlyTokenProvider", "ApplicationNotInTenant", "CertificateRefused", "ClientCertificate", "ConnectionExpired", "ConsentRequired", "DelegatedTokenProvider",
     "DeltaExpired", "DeltaResult", "EntraUser", "ExpiredClientSecret", "GraphClient", "GroupNotFound",
     "IncompleteListing", "InvalidClientSecret", "MembershipMismatch", "MicrosoftError", "NetworkError",
     "PermissionDenied", "RetryPolicy", "ServiceUnavailable", "SlowToAnswer", "TenantNotFound", "Throttled",

@@ -40,6 +40,14 @@ class ExpiredClientSecret(MicrosoftError):
     default_field = FIELD_CLIENT_SECRET
 
 
+class CertificateRefused(MicrosoftError):
+    """The app does not hold the certificate, or it has expired (AADSTS700027, 700024)."""
+
+    default_message = ("Microsoft does not accept this team's certificate for the app: add it to the app (run "
+                       "python -m entra_setup --certificate with the downloaded file) or make a new one.")
+    default_field = "credential"
+
+
 class ApplicationNotInTenant(MicrosoftError):
     """No application with this client id in the tenant (AADSTS700016)."""
 
@@ -172,6 +180,7 @@ _AADSTS = re.compile(r"AADSTS(\d+)")
 _TOKEN_ERRORS_BY_CODE = {
     7000215: InvalidClientSecret,
     7000222: ExpiredClientSecret,
+    700027: CertificateRefused,
     700016: ApplicationNotInTenant,
     90002: TenantNotFound,
     65001: ConsentRequired,

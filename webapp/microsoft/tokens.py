@@ -5,12 +5,21 @@ import binascii
 import json
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from .errors import UnexpectedResponse, parse_json, token_error
 from .http import Transport
 
 GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_SECONDS = 600
 DELEGATED_SCOPE = (
     "offline_access https://graph.microsoft.com/GroupMember.Read.All https://graph.microsoft.com/User.Read.All"
 )
@@ -83,24 +92,48 @@ class _CachedTokenProvider:
         self._renew_at = self.clock() + lifetime - min(self.refresh_margin, lifetime / 2)
 
 
-class AppOnlyTokenProvider(_CachedTokenProvider):
-    """Client credentials grant for one tenant (Method 2, "Create Your Own Enterprise App")."""
+@dataclass(frozen=True)
+class ClientCertificate:
+    """A certificate credential: the private key (PEM) signs, the certificate names the key by its thumbprint."""
 
-    def __init__(self, authority_url, tenant, client_id, client_secret, **kwargs):
+    private_key_pem: str
+    certificate_pem: str
+
+    def __repr__(self):
+        return "ClientCertificate(…)"
+
+    def assertion(self, client_id, audience, now=None):
+        """A signed client assertion (RS256, x5t = the certificate's SHA-1 thumbprint) for one token request."""
+        certificate = x509.load_pem_x509_certificate(self.certificate_pem.encode())
+        thumbprint = base64.urlsafe_b64encode(certificate.fingerprint(hashes.SHA1())).rstrip(b"=").decode()
+        issued = int(time.time() if now is None else now)
+        claims = {"aud": audience, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": issued,
+                  "iat": issued, "exp": issued + ASSERTION_SECONDS}
+        return jwt.encode({"alg": "RS256", "typ": "JWT", "x5t": thumbprint}, claims,
+                          RSAKey.import_key(self.private_key_pem))
+
+
+class AppOnlyTokenProvider(_CachedTokenProvider):
+    """Client credentials grant for one tenant (Method 2, "Create Your Own Enterprise App"), proven by the
+    client secret or, when `certificate` is given, by a client assertion signed with it."""
+
+    def __init__(self, authority_url, tenant, client_id, client_secret=None, *, certificate=None, **kwargs):
         super().__init__(token_url(authority_url, tenant), **kwargs)
         self.client_id = client_id
         self._client_secret = client_secret
+        self._certificate = certificate
 
     def __repr__(self):
         return f"AppOnlyTokenProvider(token_endpoint={self.token_endpoint!r}, client_id={self.client_id!r})"
 
     def _form(self):
-        return {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._client_secret,
-            "scope": GRAPH_DEFAULT_SCOPE,
-        }
+        form = {"grant_type": "client_credentials", "client_id": self.client_id, "scope": GRAPH_DEFAULT_SCOPE}
+        if self._certificate is not None:
+            form.update(client_assertion_type=CLIENT_ASSERTION_TYPE,
+                        client_assertion=self._certificate.assertion(self.client_id, self.token_endpoint))
+        else:
+            form["client_secret"] = self._client_secret
+        return form
 
 
 class DelegatedTokenProvider(_CachedTokenProvider):

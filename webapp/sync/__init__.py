@@ -4,4 +4,4 @@ from flask import Blueprint
 bp = Blueprint("sync", __name__)
 PAGE = "/teams/<id:team_id>/entra-sync"
 
-from webapp.sync import enterprise, lookup, oauth, page, picker  # noqa: E402,F401  (they add the routes to bp)
+from webapp.sync import emails, enterprise, lookup, oauth, page, picker  # noqa: E402,F401  (they add the routes to bp)

@@ -6,9 +6,12 @@ from contextlib import contextmanager
 from flask import abort, current_app, request
 
 from webapp import connections
+from webapp.certificates import download_name, newest_certificate
+from webapp.health import credential_expiry
 from webapp.microsoft import NetworkError, RetryPolicy, ServiceUnavailable, Throttled, TooManyWaiting
 from webapp.microsoft.validation import is_guid
 from webapp.models import SyncSettings
+from webapp.notify import emails_on
 
 GROUP_NAME_LIMIT = 256  # Microsoft's limit on a group's displayName
 NOT_A_GROUP = "This is not a Sync Group of Microsoft Entra: choose the group from the list again."
@@ -60,8 +63,22 @@ def entra_id_or_400(value: str, message: str) -> str:
 def enterprise_fields(connection):
     """The values the enterprise app form starts with: the saved ones, never the secret."""
     if connection is None or connection.method != connections.ENTERPRISE_APP:
-        return {"tenant_id": "", "client_id": ""}
-    return {"tenant_id": connection.tenant_id, "client_id": connection.client_id or ""}
+        return {"tenant_id": "", "client_id": "", "secret_expires": ""}
+    expires = connection.credential_expires_at if connection.certificate_id is None else None
+    return {"tenant_id": connection.tenant_id, "client_id": connection.client_id or "",
+            "secret_expires": f"{expires:%Y-%m-%d}" if expires else ""}
+
+
+def credential_context(team, connection, chosen=None):
+    """The team's newest certificate, which credential the form has chosen (the certificate once the team has one,
+    unless a secret is in use), the connection's expiry warning and whether leaders get emails."""
+    certificate = newest_certificate(team.id)
+    if chosen not in ("certificate", "secret"):
+        uses_secret = connection is not None and connection.method == connections.ENTERPRISE_APP \
+            and connection.certificate_id is None
+        chosen = "certificate" if certificate is not None and not uses_secret else "secret"
+    return {"certificate": certificate, "credential": chosen, "expiry": credential_expiry(connection),
+            "certificate_file": download_name(team.id), "leader_emails": emails_on(team.id)}
 
 
 def web_limits():

@@ -12,7 +12,8 @@ from webapp.events.settings import settings_change
 from webapp.microsoft import MicrosoftError
 from webapp.models import SyncSettings, utcnow
 from webapp.sync import PAGE, bp
-from webapp.sync.context import enterprise_fields, graph_client, microsoft_problem, posted_form, saved_form, settings_of
+from webapp.sync.context import (credential_context, enterprise_fields, graph_client, microsoft_problem, posted_form,
+                                 saved_form, settings_of)
 from webapp.sync.preview import needs_preview, preview
 from webapp.teams import leader_required
 
@@ -25,6 +26,7 @@ def render_page(team, **context):
     context.setdefault("errors", {})
     context.setdefault("fields", enterprise_fields(connection))
     context.setdefault("ea_errors", {})
+    context.update(credential_context(team, connection, context.get("credential")))
     return render_template("sync/index.html", team=team, connection=connection,
                            oauth_message=session.pop(OAUTH_MESSAGE, None), **context)
 
