@@ -45,6 +45,7 @@ def parameter_names() -> list[str]:
 
 
 NAMES = parameter_names()
+WELL_FORMED = [demo.group_id("Training"), demo.user_id("Megan Bowen"), demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID]
 
 
 class RecordingParameters(ImmutableMultiDict):
@@ -106,17 +107,23 @@ def path_values(rule: str, world_ids: dict):
 
 def values(world_ids: dict):
     ids = [str(value) for value in sorted(set(world_ids.values()))]
-    guids = [demo.group_id("Training"), demo.user_id("Megan Bowen"), demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID]
-    return st.one_of(st.sampled_from(NASTY), st.sampled_from(ids + guids), st.text(max_size=30),
-                     st.integers(-2**70, 2**70).map(str))
+    guids = WELL_FORMED
+    # Entra ids and printable text get branches of their own: a request with any control character is refused
+    # whole, and several routes act only on a real user's or group's id.
+    printable = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30)
+    return st.one_of(st.sampled_from(NASTY), st.sampled_from(ids), st.sampled_from(guids), st.text(max_size=30),
+                     printable, st.integers(-2**70, 2**70).map(str))
 
 
 def fields(read: set[str], value):
-    """Up to five names, mostly among those the route was seen reading, each with one to three values."""
-    names = st.sampled_from(NAMES)
-    if read:
-        names = st.one_of(st.sampled_from(sorted(read)), st.sampled_from(sorted(read)), names)
-    return st.dictionaries(names, st.lists(value, min_size=1, max_size=3), max_size=5)
+    """Up to five names, mostly among those the route was seen reading, each with one to three values; now and then
+    only names the route reads, each with one well-formed id, so that every view also gets input it acts on."""
+    known = sorted(read) or NAMES
+    names = st.one_of(st.sampled_from(known), st.sampled_from(known), st.sampled_from(NAMES))
+    anything = st.dictionaries(names, st.lists(value, min_size=1, max_size=3), max_size=5)
+    well_formed = st.dictionaries(st.sampled_from(known), st.lists(st.sampled_from(WELL_FORMED), min_size=1, max_size=1),
+                                  max_size=3)
+    return st.one_of(anything, anything, well_formed)
 
 
 HTMX = st.sampled_from([{}, {"HX-Request": "true"}, {"HX-Request": "true", "HX-Target": "member-list"},
