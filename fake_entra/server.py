@@ -240,14 +240,21 @@ class Emulator:
         response.headers.extend(headers)
         return response
 
-    def graph(self, request: Request, route: str, values: list[str], counting: bool, authority: str) -> Response:
-        """Authenticate a Graph call by its bearer token and run the route for the token's tenant."""
+    def bearer(self, request: Request, authority: str) -> tuple[dict | None, Response | None]:
+        """The claims of the request's access token, or the 401 Graph answers when it has no valid one."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return self.unauthorized(request, authority, "Access token is empty.")
+            return None, self.unauthorized(request, authority, "Access token is empty.")
         claims, problem = self.tokens.check_access_token(token.strip())
         if claims is None:
-            return self.unauthorized(request, authority, problem)
+            return None, self.unauthorized(request, authority, problem)
+        return claims, None
+
+    def graph(self, request: Request, route: str, values: list[str], counting: bool, authority: str) -> Response:
+        """Authenticate a Graph call by its bearer token and run the route for the token's tenant."""
+        claims, refused = self.bearer(request, authority)
+        if refused is not None:
+            return refused
         with self.directory.lock:
             tenant = self.directory.tenants.get(claims["tid"])
             if tenant is None:
@@ -281,11 +288,9 @@ class Emulator:
         if fault is not None and fault.status:
             return self.fault_response(request, route, fault)
         authority = f"{request.scheme}://{request.host}"
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        claims, problem = self.tokens.check_access_token(token.strip()) if scheme.lower() == "bearer" else (
-            None, "Access token is empty.")
-        if claims is None:
-            return self.unauthorized(request, authority, problem)
+        claims, refused = self.bearer(request, authority)
+        if refused is not None:
+            return refused
         with self.directory.lock:
             tenant = self.directory.tenants.get(claims["tid"])
             if tenant is None:

@@ -1,14 +1,12 @@
 """Fixtures of the edge tests: the portal under gunicorn with chosen settings, and the portal as production runs it."""
 import os
-import subprocess
 import time
 from contextlib import contextmanager
 
 import pytest
-import requests
 
 from tests.conftest import ENCRYPTION_KEY, PortalClient
-from tests.security.conftest import BIN, ROOT, free_port
+from tests.security.conftest import ROOT, start_gunicorn
 from webapp import create_app
 
 STRONG_SECRET = "9f4c2e7a1b8d6f3e0a5c9b2d7e4f1a8c6b3d0e9f2a7c4b1d8e5f0a3c6b9d2e7f"
@@ -26,25 +24,10 @@ def portal(app, database_url, redis_url, tmp_path):
     """Start the portal under gunicorn (as the Procfile runs it) with extra settings; yields (url, log lines)."""
     @contextmanager
     def start(**settings):
-        port = free_port()
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=app.config["SECRET_KEY"],
                    ENCRYPTION_KEY=ENCRYPTION_KEY, PYTHONPATH=str(ROOT), **settings)
-        log_path = tmp_path / f"gunicorn-{port}.log"
-        with open(log_path, "w") as log:
-            process = subprocess.Popen([str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
-                                        "--workers", "1", "--threads", "4"],
-                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url + "/static/app.css", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    process.kill()
-                    raise AssertionError(log_path.read_text()) from None
-                time.sleep(0.2)
+        log_path = tmp_path / f"gunicorn-{time.monotonic_ns()}.log"
+        process, url = start_gunicorn(env, log_path)
 
         def log_text():
             time.sleep(0.3)

@@ -3,8 +3,6 @@ Redis server of the test's own that can be stalled (SIGSTOP), killed and started
 import os
 import re
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -13,30 +11,10 @@ import requests
 
 from fake_entra import demo
 from tests.conftest import ENCRYPTION_KEY, PASSWORD
-from tests.security.conftest import BIN, ROOT, free_port
+from tests.security.conftest import ROOT
 from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
 from tests.worker.conftest import connect, redis_connection, synced_team, worker_env  # noqa: F401 (fixtures)
 from webapp import embedded_redis
-
-
-def start_gunicorn(env, log_path, threads=4):
-    """One gunicorn worker process with `threads` threads, as the Procfile runs the web; returns (process, url)."""
-    port = free_port()
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
-                                    "--workers", "1", "--threads", str(threads)],
-                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/login", timeout=2)
-            return process, url
-        except requests.RequestException:  # not listening yet, or still starting under load
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError(Path(log_path).read_text()) from None
-            time.sleep(0.2)
 
 
 def web_env(app, database_url, redis_url, fake_entra, **settings):

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from fake_entra import demo
-from tests.resilience.conftest import signed_in_browser, start_gunicorn, web_env
+from tests.resilience.conftest import signed_in_browser, web_env
+from tests.security.conftest import start_gunicorn
 from tests.sync_page.conftest import page_url, return_to_portal, start_connect
 from tests.sync_page.test_enterprise_app import load_groups
 from webapp import connections

@@ -46,28 +46,32 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn_server(app, database_url, redis_url, tmp_path):
-    """The portal under gunicorn as the Procfile runs it (two workers of four threads); yields its base URL."""
+def start_gunicorn(env, log_path, workers=1, threads=4):
+    """The portal under gunicorn as the Procfile runs it, once it answers; returns (process, base URL)."""
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=app.config["SECRET_KEY"],
-               ENCRYPTION_KEY=ENCRYPTION_KEY, ENTRA_SYNC_ENV="development", PYTHONPATH=str(ROOT))
-    log_path = tmp_path / "gunicorn.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen([str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
-                                    "--workers", "2", "--threads", "4"],
+                                    "--workers", str(workers), "--threads", str(threads)],
                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.get(url + "/login", timeout=10)
-            break
+            requests.get(url + "/static/app.css", timeout=10)
+            return process, url
         except requests.RequestException:  # not listening yet, or still starting under load
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                raise AssertionError(log_path.read_text()) from None
+                raise AssertionError(Path(log_path).read_text()) from None
             time.sleep(0.2)
+
+
+@pytest.fixture
+def gunicorn_server(app, database_url, redis_url, tmp_path):
+    """The portal under gunicorn as the Procfile runs it (two workers of four threads); yields its base URL."""
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=app.config["SECRET_KEY"],
+               ENCRYPTION_KEY=ENCRYPTION_KEY, ENTRA_SYNC_ENV="development", PYTHONPATH=str(ROOT))
+    process, url = start_gunicorn(env, tmp_path / "gunicorn.log", workers=2)
     yield url
     process.terminate()
     process.wait(timeout=10)
