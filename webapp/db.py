@@ -1,6 +1,5 @@
 """The database handle: one proxy, bound to SQLite or PostgreSQL from DATABASE_URL."""
 from pathlib import Path
-from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
@@ -47,11 +46,3 @@ def is_postgres():
 
 def is_sqlite():
     return isinstance(database.obj, SqliteDatabase)
-
-
-def describe(url):
-    """The URL without its password, for log lines."""
-    parts = urlparse(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url

@@ -13,7 +13,6 @@ NO_EMAIL = "no_email"
 EMAIL_TAKEN = "email_taken"
 EMAIL_OWNED = "email_owned"
 EMAIL_TOO_LONG = "email_too_long"
-NOT_IN_GROUP = "not_in_group"
 GUEST_LEFT_OUT = "guest_left_out"
 
 MAX_EMAIL = 320  # the users table's limits
@@ -29,7 +28,6 @@ STATUS_LABELS = {
     EMAIL_TAKEN: "email used by another Entra account",
     EMAIL_OWNED: "email belongs to an existing account",
     EMAIL_TOO_LONG: "email address too long",
-    NOT_IN_GROUP: "not in group",
     GUEST_LEFT_OUT: "guest: this team leaves guests out",
 }
 SELECTABLE = frozenset({WILL_BE_ADDED})

@@ -14,7 +14,6 @@ from webapp.models import SyncOutcome, SyncRun, SyncSettings, utcnow
 QUEUE = "sync"
 JOB = "worker.jobs.sync_team"
 ACTIVE = ("queued", "running")
-FINISHED = ("succeeded", "failed", "needs_review")
 JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
 WORKER_STOPPED = "The worker stopped before the sync finished; the next run will complete it."

@@ -55,11 +55,6 @@ def _address(mail, upn):
     return None
 
 
-def user_email(graph_user):
-    """`mail`, else `userPrincipalName` unless it is a guest's `#EXT#` name, which is not an address."""
-    return _address(_text(graph_user.get("mail")), _text(graph_user.get("userPrincipalName")))
-
-
 def to_entra_user(graph_user):
     """Normalise one Graph user dict; an unknown `accountEnabled` counts as enabled so it never removes anyone."""
     get = graph_user.get
