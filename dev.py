@@ -37,7 +37,7 @@ def ensure_environment(extras):
 
 def main(argv):
     commands = {
-        "demo": [str(BIN / "python"), "-m", "webapp.launcher"],
+        "demo": [str(BIN / "python"), "-m", "demo.launcher"],
         "test": [str(BIN / "python"), "-m", "pytest", "-n", "auto", "-p", "no:cacheprovider"],
         "bench": [str(BIN / "python"), "-m", "bench"],
         "load": [str(BIN / "python"), "-m", "bench.load"],

@@ -2,6 +2,7 @@ import sqlite3
 
 import pytest
 
+from demo.data import demo_data
 from webapp import config
 from webapp.db import database
 from webapp.migrations import migrate
@@ -34,8 +35,8 @@ def test_commands_create_a_team_and_its_leader(runner, app):
 
 
 def test_demo_data_is_idempotent(runner):
-    first = runner.invoke(args=["demo-data", "--members", "30"])
-    second = runner.invoke(args=["demo-data", "--members", "30"])
+    first = runner.invoke(demo_data, args=["--members", "30"])
+    second = runner.invoke(demo_data, args=["--members", "30"])
     assert "sign in as leader@demo.example" in first.output
     assert first.output == second.output
 

@@ -1,4 +1,4 @@
-"""`flask …` commands: schema migration, teams, leaders, demo data and the demo itself."""
+"""`flask …` commands: schema migration, teams and leaders."""
 import click
 
 from webapp.db import database
@@ -10,7 +10,6 @@ def register(app):
     app.cli.add_command(create_team)
     app.cli.add_command(create_leader)
     app.cli.add_command(set_password)
-    app.cli.add_command(demo_data)
 
 
 @click.command("migrate")
@@ -67,14 +66,3 @@ def set_password(email: str, password: str) -> None:
             raise click.ClickException(f"No account has the email {email}.")
         record_event("password_set", user=user, detail="with the set-password command")
     click.echo(f"New password set for {user.email}; all its sessions ended.")
-
-
-@click.command("demo-data")
-@click.option("--members", default=40, show_default=True, help="Extra generated members for the demo team.")
-def demo_data(members):
-    """Add the demo team, its leader and members (idempotent)."""
-    from webapp.demo_data import DEMO_LEADER_EMAIL, DEMO_LEADER_PASSWORD, seed_demo
-
-    with database.connection_context():
-        team = seed_demo(members)
-    click.echo(f"Demo team {team.id}; sign in as {DEMO_LEADER_EMAIL} / {DEMO_LEADER_PASSWORD}")

@@ -152,7 +152,6 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
-        "DEMO": _bool(env.get("ENTRA_SYNC_DEMO", "0")),
         "HEALTH_CHECK_MINUTES": float(env.get("HEALTH_CHECK_MINUTES", str(24 * 60))),
         "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SMTP_HOST": env.get("SMTP_HOST", ""),

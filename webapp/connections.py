@@ -27,13 +27,9 @@ def connection_of(team_id):
 
 
 def portal_app(config):
-    """(client id, client secret) of the portal's own app registration; the fake_entra demo app in demo mode."""
+    """(client id, client secret) of the portal's own app registration, or (None, None)."""
     if config.get("MS_CLIENT_ID"):
         return config["MS_CLIENT_ID"], config.get("MS_CLIENT_SECRET")
-    if config.get("DEMO"):
-        from fake_entra import demo
-
-        return demo.PORTAL_CLIENT_ID, demo.PORTAL_CLIENT_SECRET
     return None, None
 
 

@@ -25,7 +25,7 @@ def test_a_worker_that_dies_is_started_again_and_the_demo_goes_on(own_redis, tmp
     env.pop("SECRET_KEY", None)
     output = tmp_path / "launcher.log"
     with open(output, "w") as log:
-        launcher = subprocess.Popen([str(BIN / "python"), "-m", "webapp.launcher"], cwd=ROOT, env=env, stdout=log,
+        launcher = subprocess.Popen([str(BIN / "python"), "-m", "demo.launcher"], cwd=ROOT, env=env, stdout=log,
                                     stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/login"), timeout=60)

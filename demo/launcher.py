@@ -1,4 +1,4 @@
-"""`python -m webapp.launcher`: the whole product on embedded defaults, for a first look.
+"""`python -m demo.launcher`: the whole product on embedded defaults, for a first look.
 
 Starts the local Microsoft stand-in (fake_entra with its demo tenant), an embedded Redis,
 then the web server, an RQ worker and the scheduler, starts again any of those three that stops
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from demo.data import DEMO_LEADER_EMAIL, DEMO_LEADER_PASSWORD
 from fake_entra import demo
 from fake_entra.testing import FakeEntra
 from webapp import config as settings
@@ -27,7 +28,6 @@ def demo_environment(fake):
     env.setdefault("REDIS_URL", embedded_redis.shared_url(settings.INSTANCE))
     env.update({
         "ENTRA_SYNC_ENV": "development",
-        "ENTRA_SYNC_DEMO": "1",
         "ENTRA_AUTHORITY_URL": fake.authority_url,
         "GRAPH_API_URL": fake.graph_url,
         "MS_CLIENT_ID": demo.PORTAL_CLIENT_ID,
@@ -101,7 +101,7 @@ def main():
         supervisor = Supervisor(processes(env), env, settings.ROOT)
         print(f"""
 Entra Team Sync is running at http://127.0.0.1:{WEB_PORT}/
-  Sign in as {demo_leader()}.
+  Sign in as {DEMO_LEADER_EMAIL} / {DEMO_LEADER_PASSWORD}.
   Microsoft stand-in (fake_entra) at {fake.authority_url}; its demo tenant "{demo.TENANT_NAME}":
     Connect Microsoft OAuth: sign in at Microsoft's page as {demo.ADMIN_EMAIL} / {demo.USER_PASSWORD}
     Create Your Own Enterprise App:
@@ -119,12 +119,6 @@ Press Ctrl-C to stop.
             pass
         finally:
             supervisor.stop()
-
-
-def demo_leader():
-    from webapp.demo_data import DEMO_LEADER_EMAIL, DEMO_LEADER_PASSWORD
-
-    return f"{DEMO_LEADER_EMAIL} / {DEMO_LEADER_PASSWORD}"
 
 
 if __name__ == "__main__":

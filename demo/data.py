@@ -1,5 +1,9 @@
-"""The demo team: a leader to sign in with and members to look at."""
+"""The demo team: a leader to sign in with and members to look at, added by `flask --app wsgi demo-data` (a command
+this package gives Flask's command line through its `flask.commands` entry point)."""
 import random
+
+import click
+from flask.cli import with_appcontext
 
 from webapp.accounts import make_leader
 from webapp.db import database
@@ -39,3 +43,13 @@ def seed_demo(members=40):
     make_leader(DEMO_LEADER_EMAIL, team.id, DEMO_LEADER_PASSWORD, name="Dana Leader")
     add_members(team, members)
     return team
+
+
+@click.command("demo-data")
+@click.option("--members", default=40, show_default=True, help="Extra generated members for the demo team.")
+@with_appcontext
+def demo_data(members):
+    """Add the demo team, its leader and members (idempotent)."""
+    with database.connection_context():
+        team = seed_demo(members)
+    click.echo(f"Demo team {team.id}; sign in as {DEMO_LEADER_EMAIL} / {DEMO_LEADER_PASSWORD}")

@@ -1,0 +1,1 @@
+"""The demo: the whole product on its own machine, with the Microsoft stand-in's demo tenant and a demo team."""
