@@ -1,6 +1,5 @@
 """Entra Team Sync: the Flask application factory."""
 import logging
-import os
 import threading
 
 import redis
@@ -24,11 +23,7 @@ QUEUE_UNAVAILABLE = ("The job queue (Redis) cannot be reached right now. Nothing
 
 def redis_url(app_config):
     """REDIS_URL, or the embedded server shared by this instance's processes."""
-    url = app_config.get("REDIS_URL")
-    if not url:
-        url = embedded_redis.shared_url(app_config["INSTANCE_DIR"])
-        os.environ["REDIS_URL"] = url
-    return url
+    return app_config.get("REDIS_URL") or embedded_redis.shared_url(app_config["INSTANCE_DIR"])
 
 
 def create_app(overrides=None):

@@ -1,14 +1,12 @@
 """A team's Entra connection: stored with encrypted secrets, and the Graph client it gives (no Flask: the worker uses it)."""
 import hashlib
 
-from redis.exceptions import LockError
-
 from webapp.certificates import client_certificate
 from webapp.db import database
 from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, CertificateRefused, ConnectionExpired,
-                              ConsentRequired,
-                              DelegatedTokenProvider, ExpiredClientSecret, GraphClient, InvalidClientSecret,
-                              PermissionDenied, SlowToAnswer, TenantNotFound, TokenRejected, Transport)
+                              ConsentRequired, DelegatedTokenProvider, ExpiredClientSecret, InvalidClientSecret,
+                              PermissionDenied, TenantNotFound, TokenRejected)
+from webapp.microsoft.clients import graph_client
 from webapp.models import EntraConnection, SyncSettings, utcnow
 
 OAUTH = "oauth"
@@ -17,8 +15,6 @@ ENTERPRISE_APP = "enterprise_app"
 # Errors only a team leader can fix (reconnect, new secret, consent): they are kept on the connection.
 NEEDS_LEADER = (ConnectionExpired, TokenRejected, InvalidClientSecret, ExpiredClientSecret, ApplicationNotInTenant,
                 TenantNotFound, ConsentRequired, PermissionDenied, CertificateRefused)
-SHARED_TOKEN_SECONDS = 600
-TOKEN_LOCK_SECONDS = 30
 
 
 def connection_of(team_id):
@@ -104,15 +100,9 @@ def store_refresh_token(connection_id, refresh_token, secret_box):
         EntraConnection.id == connection_id).execute()
 
 
-def _transport(limits):
-    """A Transport with the caller's retry policy, timeout and gate (see graph_client_for), else the defaults."""
-    return Transport(**limits) if limits else None
-
-
-def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, limits):
+def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, transport):
     """A fresh provider built from the row as it is in the database now."""
     row = EntraConnection.get_by_id(connection.id)
-    transport = _transport(limits)
     if row.method == ENTERPRISE_APP and row.certificate_id is not None:
         return AppOnlyTokenProvider(authority_url, row.tenant_id, row.client_id, transport=transport,
                                     certificate=client_certificate(row.certificate, secret_box))
@@ -124,47 +114,6 @@ def _token_provider(connection, secret_box, authority_url, portal_client_id, por
     return DelegatedTokenProvider(
         authority_url, portal_client_id, portal_client_secret, secret_box.decrypt(row.refresh_token_encrypted),
         lambda token: store_refresh_token(row.id, token, secret_box), tenant=row.tenant_id, transport=transport)
-
-
-class SharedTokenProvider:
-    """Shares a connection's access token between processes through Redis; one process at a time renews it."""
-
-    def __init__(self, redis, key, secret_box, make_provider, wait=TOKEN_LOCK_SECONDS):
-        self.redis = redis
-        self.key = key
-        self.secret_box = secret_box
-        self.make_provider = make_provider
-        self.wait = wait
-
-    def __repr__(self):
-        return f"SharedTokenProvider(key={self.key!r})"
-
-    def _cached(self):
-        value = self.redis.get(self.key)
-        return self.secret_box.decrypt(value.decode()) if value else None
-
-    def access_token(self):
-        """The shared access token; renewing it re-reads the refresh token under a lock, since renewal rotates it."""
-        token = self._cached()
-        if token:
-            return token
-        lock = self.redis.lock(self.key + ":lock", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=self.wait)
-        if not lock.acquire():
-            raise SlowToAnswer()  # another process has been renewing the token with Microsoft for `wait` seconds
-        try:
-            token = self._cached()
-            if not token:
-                token = self.make_provider().access_token()
-                self.redis.set(self.key, self.secret_box.encrypt(token), ex=SHARED_TOKEN_SECONDS)
-        finally:
-            try:
-                lock.release()
-            except LockError:
-                pass  # it expired while Microsoft was answering; the token is stored all the same
-        return token
-
-    def invalidate(self):
-        self.redis.delete(self.key)
 
 
 def token_key(connection):
@@ -180,21 +129,15 @@ def forget_access_token(redis, connection):
 
 
 def graph_client_for(connection, secret_box, authority_url, graph_url, *, portal_client_id=None,
-                     portal_client_secret=None, redis=None, session=None, retry=None, timeout=None, gate=None):
+                     portal_client_secret=None, redis=None, **limits):
     """A GraphClient for the connection (app-only or delegated); with `redis`, processes share its access token.
+    `limits` (retry, timeout, gate, session) are microsoft.graph_client's."""
+    def make_provider(transport):
+        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret,
+                               transport)
 
-    `retry`, `timeout` and `gate` apply to its token and Graph requests alike (Transport's defaults when None); a
-    retry policy with a deadline also bounds the wait for another process renewing the shared token."""
-    limits = {name: value for name, value in (("retry", retry), ("timeout", timeout), ("gate", gate))
-              if value is not None}
-
-    def make_provider():
-        return _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, limits)
-
-    wait = retry.deadline if retry is not None and retry.deadline else TOKEN_LOCK_SECONDS
-    provider = make_provider() if redis is None else SharedTokenProvider(redis, token_key(connection), secret_box,
-                                                                         make_provider, wait=wait)
-    return GraphClient(graph_url, provider, session, transport=_transport(dict(limits, session=session)))
+    shared = None if redis is None else (redis, token_key(connection), secret_box)
+    return graph_client(graph_url, make_provider, shared=shared, **limits)
 
 
 def graph_client_from_config(connection, secret_box, config, redis=None, **kwargs):

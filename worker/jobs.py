@@ -1,6 +1,7 @@
 """RQ jobs: a team's sync run and the scheduler's tick; they take ids and build their own context."""
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -10,10 +11,8 @@ from peewee import fn
 from redis.exceptions import LockError, RedisError
 from rq import get_current_job
 
-from webapp import config as settings_module
-from webapp import db, membership
+from webapp import create_app, membership
 from webapp.connections import clear_error, connection_of, graph_client_from_config, note_failure
-from webapp.crypto import SecretBox, development_key
 from webapp.db import database
 from webapp.engine import sync
 from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, failure_message, prune_history,
@@ -96,15 +95,18 @@ class TeamLock:
             log.warning("The team lock of run %s had already expired", self.run_id)
 
 
+@functools.cache
+def worker_app():
+    """The portal's app, built by create_app from the environment as the web builds it; once a process."""
+    return create_app()
+
+
 def context():
-    """Settings, secret box and Redis for a job, from the environment like the web app."""
-    config = settings_module.load()
-    if database.obj is None:
-        db.bind(config["DATABASE_URL"])
-    key = config["ENCRYPTION_KEY"] or development_key(settings_module.INSTANCE)
+    """Settings, secret box and Redis for a job, from the worker's app."""
+    app = worker_app()
     job = get_current_job()
-    connection = job.connection if job else redis_lib.Redis.from_url(config["REDIS_URL"])
-    return config, SecretBox(key), connection
+    connection = job.connection if job else redis_lib.Redis.from_url(app.config["REDIS_URL"])
+    return app.config, app.extensions["secret_box"], connection
 
 
 class Progress:

@@ -10,7 +10,7 @@ import logging
 import redis
 from rq import Worker
 
-import worker.jobs  # noqa: F401  imported once here, so every forked work horse starts with it loaded
+import worker.jobs  # imported once here, so every forked work horse starts with it loaded
 from webapp import config as settings_module
 from worker.redis_watch import TROUBLE, RedisWatch, logger
 
@@ -93,6 +93,7 @@ def main(argv=None):
     url = settings_module.load_or_exit()["REDIS_URL"]
     if not url:
         raise SystemExit("REDIS_URL is not set.")
+    worker.jobs.worker_app()  # built once here too, so every work horse starts with the app made
     connection = redis.Redis.from_url(url, socket_connect_timeout=5)
     sync_worker = RedisWatch(connection, log).call(SyncWorker, args.queues, connection=connection, name=args.name,
                                                    job_monitoring_interval=args.job_monitoring_interval)

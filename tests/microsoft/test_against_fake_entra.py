@@ -11,7 +11,7 @@ import requests
 from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, ConnectionExpired, ConsentRequired,
                               DelegatedTokenProvider, DeltaExpired, ExpiredClientSecret, GraphClient, GroupNotFound,
                               InvalidClientSecret, NetworkError, PermissionDenied, RetryPolicy, ServiceUnavailable,
-                              TenantNotFound, Throttled, Transport)
+                              TenantNotFound, Throttled, Transport, tenant_guid)
 
 FAST_RETRY = RetryPolicy(max_attempts=3, max_total_wait=5.0, base_backoff=0.01, max_backoff=0.05, min_wait=0.01)
 REDIRECT_URI = "http://localhost/entra/oauth/callback"
@@ -168,10 +168,12 @@ def test_missing_application_permissions_name_the_one_to_grant(fake_entra):
     assert caught.value.permission == "User.Read.All"
 
 
-def test_a_tenant_typed_as_a_domain_resolves_to_its_guid(fake_entra):
+def test_a_tenant_typed_as_a_domain_resolves_to_its_guid_and_a_guid_is_kept(fake_entra):
     demo = fake_entra.demo
+    transport = Transport(retry=FAST_RETRY)
 
-    assert app_only(fake_entra, tenant=demo.TENANT_DOMAIN).tenant_guid() == demo.TENANT_ID
+    assert tenant_guid(fake_entra.authority_url, demo.TENANT_DOMAIN.upper(), transport) == demo.TENANT_ID
+    assert tenant_guid(fake_entra.authority_url, demo.TENANT_ID.upper(), transport) == demo.TENANT_ID
 
 
 def test_an_unknown_group_is_group_not_found(fake_entra):

@@ -1,8 +1,5 @@
 """Token endpoint: success bodies, caching, refresh token rotation and every AADSTS error the portal handles, as Microsoft sends them."""
 
-import base64
-import json
-
 import pytest
 import responses
 from responses import matchers
@@ -15,7 +12,6 @@ from .conftest import AUTHORITY, CLIENT_ID, CLIENT_SECRET, TENANT
 
 TOKEN_URL = f"{AUTHORITY}/{TENANT}/oauth2/v2.0/token"
 ORGANIZATIONS_TOKEN_URL = f"{AUTHORITY}/organizations/oauth2/v2.0/token"
-TID_PAYLOAD = base64.urlsafe_b64encode(json.dumps({"tid": TENANT, "roles": []}).encode()).decode().rstrip("=")
 ACCESS_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJyb2xlcyI6WyJHcm91cE1lbWJlci5SZWFkLkFsbCJdfQ.c2ln"
 
 
@@ -76,18 +72,6 @@ def test_client_credentials_posts_the_documented_form_and_caches_the_token(clock
     clock.now += 3599 - 301
     assert provider.access_token() == ACCESS_TOKEN
     assert len(responses.calls) == 1
-
-
-@responses.activate
-def test_the_tenant_guid_is_read_from_the_token_and_an_opaque_token_has_none(clock):
-    responses.post(TOKEN_URL, json={"token_type": "Bearer", "expires_in": 3599,
-                                    "access_token": f"eyJhbGciOiJSUzI1NiJ9.{TID_PAYLOAD}.c2ln"})
-    responses.post(TOKEN_URL, json={"token_type": "Bearer", "expires_in": 3599, "access_token": "opaque"})
-    provider = app_only(clock=clock)
-
-    assert provider.tenant_guid() == TENANT
-    provider.invalidate()
-    assert provider.tenant_guid() is None
 
 
 @responses.activate

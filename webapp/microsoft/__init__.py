@@ -6,6 +6,7 @@ from .errors import (ApplicationNotInTenant, CertificateRefused, ConnectionExpir
                      Throttled, TokenRejected, TooManyWaiting, UnexpectedResponse)
 from .graph import DeltaResult, GraphClient
 from .http import RetryPolicy, Transport
+from .tenants import tenant_guid
 from .tokens import AppOnlyTokenProvider, ClientCertificate, DelegatedTokenProvider
 from .users import EntraUser, to_entra_user
 from .validation import client_id_error, client_secret_error, enterprise_app_errors, tenant_id_error
@@ -16,5 +17,6 @@ __all__ = [
     "IncompleteListing", "InvalidClientSecret", "MembershipMismatch", "MicrosoftError", "NetworkError",
     "PermissionDenied", "RetryPolicy", "ServiceUnavailable", "SlowToAnswer", "TenantNotFound", "Throttled",
     "TokenRejected", "TooManyWaiting", "Transport", "UnexpectedResponse",
-    "client_id_error", "client_secret_error", "enterprise_app_errors", "tenant_id_error", "to_entra_user",
+    "client_id_error", "client_secret_error", "enterprise_app_errors", "tenant_guid", "tenant_id_error",
+    "to_entra_user",
 ]

@@ -55,18 +55,6 @@ class _CachedTokenProvider:
         with self._lock:
             self._access_token = None
 
-    def tenant_guid(self):
-        """The tenant GUID (`tid` claim) of the access token, e.g. when the leader typed a domain; else None."""
-        parts = self.access_token().split(".")
-        if len(parts) != 3:
-            return None
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except (ValueError, binascii.Error):
-            return None
-        tenant = claims.get("tid") if isinstance(claims, dict) else None
-        return tenant if isinstance(tenant, str) else None
-
     def _form(self):
         raise NotImplementedError
 

@@ -1,7 +1,6 @@
 """Create Your Own Enterprise App: check the three fields, try them on Microsoft, then save them (Load Groups)."""
 import datetime as dt
 import logging
-from urllib.parse import quote
 
 from flask import Response, abort, current_app, render_template, request
 from flask_login import current_user
@@ -10,10 +9,9 @@ from entra_setup.powershell import script
 from webapp import connections
 from webapp.certificates import client_certificate, download_name, make_certificate, newest_certificate
 from webapp.events import record_event
-from webapp.microsoft import (AppOnlyTokenProvider, GraphClient, MicrosoftError, Transport, UnexpectedResponse,
-                              enterprise_app_errors)
-from webapp.microsoft.errors import FIELD_TENANT_ID, parse_json
-from webapp.microsoft.validation import is_domain, is_guid
+from webapp.microsoft import AppOnlyTokenProvider, MicrosoftError, Transport, enterprise_app_errors, tenant_guid
+from webapp.microsoft.clients import graph_client
+from webapp.microsoft.validation import is_domain
 from webapp.sync import PAGE, bp
 from webapp.sync.context import (busy_message, credential_context, enterprise_fields, saved_form, settings_of,
                                  web_limits)
@@ -31,19 +29,6 @@ def _tenant_name(tenant, groups):
         if group.get("mail") and "@" in group["mail"]:
             return group["mail"].rsplit("@", 1)[1].lower()
     return tenant
-
-
-def tenant_guid(authority_url, tenant, transport):
-    """The tenant's GUID: a domain is resolved through its OpenID configuration, whose issuer names the GUID."""
-    if is_guid(tenant):
-        return tenant.lower()
-    url = f"{authority_url}/{quote(tenant, safe='')}/v2.0/.well-known/openid-configuration"
-    response = transport.request("GET", url, headers={"Accept": "application/json"})
-    body = parse_json(response.content) if response.status_code == 200 else None
-    parts = str((body or {}).get("issuer", "")).rstrip("/").split("/")
-    if len(parts) < 2 or not is_guid(parts[-2]):
-        raise UnexpectedResponse(status=response.status_code, field=FIELD_TENANT_ID)
-    return parts[-2].lower()
 
 
 def render_connection(team, **context):
@@ -87,14 +72,13 @@ def load_groups(team):
         errors["secret_expires"] = expiry_problem
     if not errors:
         authority = current_app.config["ENTRA_AUTHORITY_URL"]
-        transport = Transport(**web_limits())
-        provider = AppOnlyTokenProvider(authority, fields["tenant_id"], fields["client_id"],
-                                        None if certificate else secret_to_try, transport=transport,
-                                        certificate=client_certificate(certificate, box) if certificate else None)
-        graph = GraphClient(current_app.config["GRAPH_API_URL"], provider, transport=Transport(**web_limits()))
+        credential = client_certificate(certificate, box) if certificate else None
+        graph = graph_client(current_app.config["GRAPH_API_URL"], lambda transport: AppOnlyTokenProvider(
+            authority, fields["tenant_id"], fields["client_id"], None if certificate else secret_to_try,
+            transport=transport, certificate=credential), **web_limits())
         try:
             groups = graph.search_groups("", GROUPS_SHOWN)
-            tenant_id = tenant_guid(authority, fields["tenant_id"], transport)
+            tenant_id = tenant_guid(authority, fields["tenant_id"], Transport(**web_limits()))
         except MicrosoftError as error:
             log.info("Enterprise app of team %s refused: %r", team.id, error)
             field = error.field if error.field != "client_secret" or certificate is None else "credential"
