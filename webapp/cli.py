@@ -1,5 +1,7 @@
-"""`flask …` commands: schema migration, teams and leaders."""
+"""`flask …` commands: schema migration, teams, leaders and the encryption key's rotation."""
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
 from webapp.db import database
 from webapp.migrations import migrate
@@ -10,6 +12,7 @@ def register(app):
     app.cli.add_command(create_team)
     app.cli.add_command(create_leader)
     app.cli.add_command(set_password)
+    app.cli.add_command(rotate_keys)
 
 
 @click.command("migrate")
@@ -66,3 +69,17 @@ def set_password(email: str, password: str) -> None:
             raise click.ClickException(f"No account has the email {email}.")
         record_event("password_set", user=user, detail="with the set-password command")
     click.echo(f"New password set for {user.email}; all its sessions ended.")
+
+
+@click.command("rotate-keys")
+@with_appcontext
+def rotate_keys():
+    """Re-encrypt every stored secret, refresh token and private key with the first key of ENCRYPTION_KEY."""
+    from webapp.connections import rotate_stored_secrets
+
+    with database.connection_context():
+        try:
+            count = rotate_stored_secrets(current_app.extensions["secret_box"])
+        except ValueError as refused:
+            raise click.ClickException(f"{refused}; nothing was changed.") from None
+    click.echo(f"Re-encrypted {count} stored secrets with the first key of ENCRYPTION_KEY; the other keys can go.")

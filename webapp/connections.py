@@ -7,7 +7,7 @@ from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, Cert
                               ConsentRequired, DelegatedTokenProvider, ExpiredClientSecret, InvalidClientSecret,
                               PermissionDenied, TenantNotFound, TokenRejected)
 from webapp.microsoft.clients import graph_client
-from webapp.models import EntraConnection, SyncSettings, utcnow
+from webapp.models import EntraConnection, SyncSettings, TeamCertificate, utcnow
 
 OAUTH = "oauth"
 ENTERPRISE_APP = "enterprise_app"
@@ -98,6 +98,24 @@ def store_refresh_token(connection_id, refresh_token, secret_box):
     """Keep the newest refresh token (every refresh rotates it) encrypted."""
     EntraConnection.update(refresh_token_encrypted=secret_box.encrypt(refresh_token)).where(
         EntraConnection.id == connection_id).execute()
+
+
+def rotate_stored_secrets(secret_box):
+    """Re-encrypt every stored secret, refresh token and private key with the box's first key, all or nothing;
+    how many. A value rewritten meanwhile (a refresh token renewed by a sync) is left as its writer stored it."""
+    encrypted = ((EntraConnection, ("client_secret_encrypted", "refresh_token_encrypted")),
+                 (TeamCertificate, ("private_key_encrypted",)))
+    count = 0
+    with database.atomic():
+        for model, names in encrypted:
+            for row in model.select():
+                for name in names:
+                    value = getattr(row, name)
+                    if value:
+                        field = getattr(model, name)
+                        count += model.update({field: secret_box.rotate(value)}).where(
+                            (model.id == row.id) & (field == value)).execute()
+    return count
 
 
 def _token_provider(connection, secret_box, authority_url, portal_client_id, portal_client_secret, transport):

@@ -21,8 +21,11 @@ class SecretBox:
             raise ValueError("a stored secret could not be decrypted with ENCRYPTION_KEY") from exc
 
     def rotate(self, ciphertext):
-        """Re-encrypt with the newest key."""
-        return self._fernet.rotate(ciphertext.encode()).decode()
+        """Re-encrypt with the first key what any of the keys decrypts."""
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("a stored secret could not be decrypted with ENCRYPTION_KEY") from exc
 
 
 def development_key(instance_dir):
