@@ -49,10 +49,15 @@ def test_repeated_failures_are_rate_limited(app, client, auth, leader):
     assert "Too many failed sign-in attempts" in response.get_data(as_text=True)
 
 
-def test_sign_out(client, auth, leader):
-    auth.login(leader.email)
-    auth.logout()
-    assert client.get("/teams/").status_code == 302
+def test_sign_out(client, auth, leader, team):
+    assert auth.login(leader.email).status_code == 302
+    signed_in = client.get(f"/teams/{team.id}/members/")
+    assert signed_in.status_code == 200 and team.name in signed_in.get_data(as_text=True)
+
+    assert auth.logout().status_code == 302
+    signed_out = client.get(f"/teams/{team.id}/members/")
+    assert signed_out.status_code == 302 and signed_out.headers["Location"].startswith("/login")
+    assert team.name not in client.get("/login").get_data(as_text=True)
 
 
 def test_post_without_csrf_token_is_refused(client, auth, leader, team):
