@@ -43,18 +43,9 @@ def create_app(overrides=None):
                                                    socket_connect_timeout=redis_seconds)
     app.extensions["microsoft_gate"] = threading.BoundedSemaphore(app.config["MICROSOFT_WEB_CALLS"])
 
-    database = db.bind(app.config["DATABASE_URL"])
+    db.init_app(app)
     request_log.init_app(app)
     edge.init_app(app)
-
-    @app.before_request
-    def _open_database():
-        database.connect(reuse_if_open=True)
-
-    @app.teardown_request
-    def _close_database(exc):
-        if not database.is_closed():
-            database.close()
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -40,6 +40,21 @@ def bind(url):
     return db
 
 
+def init_app(app):
+    """Bind the database named by DATABASE_URL and give each request its connection, as Peewee's FlaskDB does (but
+    reusing one already open in this thread, as commands and tests hold one around the requests they make)."""
+    db = bind(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+
 def is_postgres():
     return isinstance(database.obj, PostgresqlDatabase)
 

@@ -4,6 +4,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from htmx_flask import request as htmx_request
 from peewee import fn
+from playhouse.flask_utils import get_object_or_404
 
 from webapp import membership
 from webapp.auth import sessions
@@ -56,10 +57,7 @@ def _page_args():
 
 
 def _member_or_404(team, user_id):
-    member = User.get_or_none((User.id == user_id) & (User.team == team) & (User.active == True))  # noqa: E712
-    if member is None:
-        abort(404)
-    return member
+    return get_object_or_404(User, (User.id == user_id) & (User.team == team) & (User.active == True))  # noqa: E712
 
 
 @bp.get("/")

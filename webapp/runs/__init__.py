@@ -6,9 +6,11 @@ import io
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
 from htmx_flask import request as htmx_request
+from playhouse.flask_utils import get_object_or_404
 
 from webapp.engine.runs import stale_runs, start_sync
 from webapp.events import record_event
+from webapp.models import SyncRun
 from webapp.paging import page_arg, page_of
 from webapp.runs import queries
 from webapp.search import search_arg
@@ -31,10 +33,7 @@ def panel_state(team_id: int) -> dict:
 
 
 def _run_or_404(team, run_id):
-    run = queries.run_of_team(team.id, run_id)
-    if run is None:
-        abort(404)
-    return run
+    return get_object_or_404(queries.team_runs(team.id), SyncRun.id == run_id)
 
 
 @bp.get("/panel")

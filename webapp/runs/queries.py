@@ -32,10 +32,6 @@ def team_runs(team_id):
     return SyncRun.select().where(SyncRun.team == team_id)
 
 
-def run_of_team(team_id, run_id):
-    return SyncRun.get_or_none((SyncRun.id == run_id) & (SyncRun.team == team_id))
-
-
 def latest_run(team_id):
     return team_runs(team_id).order_by(SyncRun.id.desc()).first()
 

@@ -11,11 +11,10 @@ from joserfc.errors import JoseError
 from webapp import connections
 from webapp.events import record_event
 from webapp.microsoft import NetworkError, SlowToAnswer, TooManyWaiting
-from webapp.models import Team, TeamLeader
 from webapp.sync import PAGE, bp
 from webapp.sync.context import microsoft_slot
 from webapp.sync.page import OAUTH_MESSAGE
-from webapp.teams import leader_required
+from webapp.teams import led_team_or_404, leader_required
 
 SCOPES = ("openid profile email offline_access https://graph.microsoft.com/GroupMember.Read.All "
           "https://graph.microsoft.com/User.Read.All")
@@ -111,14 +110,6 @@ def connect(team):
     return redirect(started["url"])
 
 
-def _led_team(team_id):
-    team = (Team.select().join(TeamLeader)
-            .where((Team.id == team_id) & (TeamLeader.user == current_user.id)).first())
-    if team is None:
-        abort(404)
-    return team
-
-
 def _end(team, message=None):
     """Back to the team's page, with a red message when something went wrong."""
     if message:
@@ -141,8 +132,8 @@ def oauth_callback():
     data = client.framework.get_state_data(session, state) if state else None
     if not data:
         last = session.pop(LAST_TEAM, None)
-        return _end(_led_team(last), STATE_MISMATCH) if last else redirect(url_for("teams.index"))
-    team = _led_team(data["team_id"])
+        return _end(led_team_or_404(last), STATE_MISMATCH) if last else redirect(url_for("teams.index"))
+    team = led_team_or_404(data["team_id"])
     session.pop(LAST_TEAM, None)
     error = request.args.get("error")
     if error:

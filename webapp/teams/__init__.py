@@ -1,8 +1,9 @@
 """Team Leader → Manage Team: choosing the team and checking who may see it."""
 from functools import wraps
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from playhouse.flask_utils import get_object_or_404
 
 from webapp.models import Team, TeamLeader
 
@@ -13,16 +14,17 @@ def led_teams(user):
     return Team.select().join(TeamLeader).where(TeamLeader.user == user).order_by(Team.name)
 
 
+def led_team_or_404(team_id):
+    """The team with this id if the signed-in user leads it, else 404."""
+    return get_object_or_404(Team.select().join(TeamLeader), (Team.id == team_id) & (TeamLeader.user == current_user.id))
+
+
 def leader_required(view):
     """Resolve the `team_id` URL part to a Team the signed-in user leads, else 404."""
 
     @wraps(view)
     def wrapped(team_id, **kwargs):
-        team = (Team.select().join(TeamLeader)
-                .where((Team.id == team_id) & (TeamLeader.user == current_user.id)).first())
-        if team is None:
-            abort(404)
-        return view(team=team, **kwargs)
+        return view(team=led_team_or_404(team_id), **kwargs)
 
     return login_required(wrapped)
 
