@@ -27,9 +27,14 @@ def last_page_of(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
-def page_of(query: Query, page: int, per_page: int, total: int | None = None) -> dict:
-    """One page of an ordered query and the paging numbers; `total` when the caller already knows it."""
-    total = query.count() if total is None else total
+def page_numbers(page: int, per_page: int, total: int) -> dict:
+    """The paging numbers of a list of `total` rows; a page past the last one is a 404."""
     last_page = last_page_of(total, per_page)
     check_page(page, last_page)
-    return {"rows": list(query.paginate(page, per_page)), "total": total, "page": page, "last_page": last_page}
+    return {"total": total, "page": page, "last_page": last_page}
+
+
+def page_of(query: Query, page: int, per_page: int, total: int | None = None) -> dict:
+    """One page of an ordered query and the paging numbers; `total` when the caller already knows it."""
+    numbers = page_numbers(page, per_page, query.count() if total is None else total)
+    return {"rows": list(query.paginate(page, per_page)), **numbers}

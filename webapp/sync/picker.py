@@ -8,7 +8,7 @@ from webapp import connections, membership
 from webapp.engine.reconcile import SyncRules, guard_threshold
 from webapp.engine.team_side import load_leader_ids
 from webapp.microsoft import MicrosoftError
-from webapp.paging import check_page, last_page_of, page_arg
+from webapp.paging import page_arg, page_numbers
 from webapp.search import search_arg
 from webapp.sync import PAGE, bp
 from webapp.sync.context import (NOT_A_GROUP, entra_id_or_400, graph_client, group_name_or_400, microsoft_answered,
@@ -74,14 +74,12 @@ def list_page(team, connection, form, search, page, reload=False):
                 if form["allow_deletion"] else [])
     size = per_page()
     in_group, users = group_users.page(search, (page - 1) * size, size)
-    last_page = last_page_of(in_group + len(removals), size)
-    check_page(page, last_page)
+    numbers = page_numbers(page, size, in_group + len(removals))
     start = (page - 1) * size
     rows = page_rows(team.id, connection.tenant_id, users, form["allow_deletion"], leaders, form["include_guests"])
     rows += removals[max(0, start - in_group):max(0, start + size - in_group)]
-    return {"rows": rows, "page": page, "last_page": last_page, "in_group": in_group,
-            "guard": _guard(team, connection, len(removals)),
-            "removal_count": len(removals), "total": in_group + len(removals), "info": info,
+    return {"rows": rows, **numbers, "in_group": in_group, "guard": _guard(team, connection, len(removals)),
+            "removal_count": len(removals), "info": info,
             "age_minutes": int((time.time() - info["fetched_at"]) // 60)}
 
 
