@@ -148,6 +148,7 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MICROSOFT_WEB_CALLS": read.number("MICROSOFT_WEB_CALLS", "3", minimum=1),
         "REDIS_WEB_TIMEOUT_SECONDS": read.number("REDIS_WEB_TIMEOUT_SECONDS", "2", float),
         "QUEUED_RUN_REQUEUE_HOURS": read.number("QUEUED_RUN_REQUEUE_HOURS", "1", float),
+        "WORKER_GRACE_SECONDS": read.number("WORKER_GRACE_SECONDS", "25"),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -78,6 +78,11 @@ def _credentials_health_and_emails():
     _add_columns(SyncSettings, SyncSettings.leader_emails)
 
 
+def _run_interrupted():
+    """Whether a run ended because its worker stopped (such a run is tried again and sets no Auto Sync period)."""
+    _add_column(SyncRun, SyncRun.interrupted)
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -89,6 +94,7 @@ MIGRATIONS = [
     (8, _group_name_fits_microsoft),
     (9, _guest_choice),
     (10, _credentials_health_and_emails),
+    (11, _run_interrupted),
 ]
 
 

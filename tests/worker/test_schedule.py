@@ -10,8 +10,8 @@ from fake_entra import demo
 from tests.worker.conftest import BIN, ROOT, connect, emails_of, run_worker
 from webapp import connections
 from webapp.models import SyncRun, SyncSettings
-from worker.schedule import (PERIODIC_JOBS, PeriodicJob, TeamState, due_teams, next_sync_after,
-                             plan_schedule)
+from webapp.engine.schedule import TeamState, due_teams, next_sync_after
+from worker.schedule import PERIODIC_JOBS, PeriodicJob, plan_schedule
 from worker.scheduler import register
 
 NOW = dt.datetime(2026, 11, 27, 12, 0)
