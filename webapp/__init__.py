@@ -11,7 +11,7 @@ from htmx_flask import Htmx
 from werkzeug.exceptions import ServiceUnavailable
 
 from webapp import config as settings
-from webapp import db, edge, embedded_redis, request_checks, request_log
+from webapp import db, edge, embedded_redis, logs, request_checks, request_log
 from webapp.crypto import SecretBox, development_key
 
 login_manager = LoginManager()
@@ -49,6 +49,7 @@ def create_app(overrides=None):
     app.extensions["microsoft_gate"] = threading.BoundedSemaphore(app.config["MICROSOFT_WEB_CALLS"])
 
     database = db.bind(app.config["DATABASE_URL"])
+    logs.setup(app.config["LOG_FORMAT"])
     request_log.init_app(app)
     edge.init_app(app)
 
@@ -72,7 +73,6 @@ def create_app(overrides=None):
     from webapp.auth.limits import init_limiter
 
     init_limiter(app)
-    events.configure_logging()
     for area in (auth, teams, members, sync, runs, events):
         app.register_blueprint(area.bp)
 

@@ -15,8 +15,9 @@ import redis
 from rq.worker import HerokuWorker
 
 from webapp import config as settings_module
+from webapp import logs
 from worker.jobs import SyncFailed
-from worker.redis_watch import TROUBLE, RedisWatch, logger
+from worker.redis_watch import TROUBLE, RedisWatch
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ def main(argv=None):
     parser.add_argument("--job-monitoring-interval", type=int, default=30,
                         help="Seconds between the heartbeats of a running job (RQ's default: 30).")
     args = parser.parse_args(argv)
-    logger(__name__)
     config = settings_module.load_or_exit()
+    logs.setup(config["LOG_FORMAT"])
     url = config["REDIS_URL"]
     if not url:
         raise SystemExit("REDIS_URL is not set.")
