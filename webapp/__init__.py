@@ -45,7 +45,8 @@ def create_app(overrides=None):
     app.config["REDIS_URL"] = redis_url(app.config)
     redis_seconds = app.config["REDIS_WEB_TIMEOUT_SECONDS"]
     app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=redis_seconds,
-                                                   socket_connect_timeout=redis_seconds)
+                                                   socket_connect_timeout=redis_seconds,
+                                                   **settings.redis_options(app.config["REDIS_URL"], app.config))
     app.extensions["microsoft_gate"] = threading.BoundedSemaphore(app.config["MICROSOFT_WEB_CALLS"])
 
     database = db.bind(app.config["DATABASE_URL"])

@@ -110,7 +110,8 @@ def context():
         db.bind(config["DATABASE_URL"])
     key = config["ENCRYPTION_KEY"] or development_key(settings_module.INSTANCE)
     job = get_current_job()
-    connection = job.connection if job else redis_lib.Redis.from_url(config["REDIS_URL"])
+    connection = job.connection if job else redis_lib.Redis.from_url(
+        config["REDIS_URL"], **settings_module.redis_options(config["REDIS_URL"], config))
     return config, SecretBox(key), connection
 
 

@@ -110,7 +110,7 @@ def main(argv=None):
     url = config["REDIS_URL"]
     if not url:
         raise SystemExit("REDIS_URL is not set.")
-    connection = redis.Redis.from_url(url, socket_connect_timeout=5)
+    connection = redis.Redis.from_url(url, socket_connect_timeout=5, **settings_module.redis_options(url, config))
     sync_worker = RedisWatch(connection, log).call(SyncWorker, args.queues, connection=connection, name=args.name,
                                                    job_monitoring_interval=args.job_monitoring_interval)
     sync_worker.imminent_shutdown_delay = config["WORKER_GRACE_SECONDS"]

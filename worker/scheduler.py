@@ -105,7 +105,8 @@ def main(argv=None):
     if not url:
         raise SystemExit("REDIS_URL is not set.")
     connection = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                      socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+                                      socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                                      **settings_module.redis_options(url, config))
     scheduler = SteadyScheduler(queue_name="sync", connection=connection, interval=args.interval)
     if args.register_only:
         cancelled, added = scheduler.watch.call(register, scheduler)
