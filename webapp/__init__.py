@@ -4,7 +4,7 @@ import os
 import threading
 
 import redis
-from flask import Flask
+from flask import Flask, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -56,7 +56,8 @@ def create_app(overrides=None):
 
     @app.before_request
     def _open_database():
-        database.connect(reuse_if_open=True)
+        if request.blueprint != "operations":  # /health answers 503, not an error page, when the database is down
+            database.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close_database(exc):
@@ -70,11 +71,11 @@ def create_app(overrides=None):
     htmx.init_app(app)
     request_checks.init_app(app)
 
-    from webapp import auth, events, members, runs, sync, teams
+    from webapp import auth, events, members, operations, runs, sync, teams
     from webapp.auth.limits import init_limiter
 
     init_limiter(app)
-    for area in (auth, teams, members, sync, runs, events):
+    for area in (auth, teams, members, sync, runs, events, operations):
         app.register_blueprint(area.bp)
 
     from webapp.cli import register as register_commands

@@ -12,7 +12,7 @@ from rq import get_current_job
 from rq.exceptions import ShutDownImminentException
 
 from webapp import config as settings_module
-from webapp import db, membership
+from webapp import db, membership, metrics
 from webapp.connections import clear_error, connection_of, graph_client_from_config, note_failure
 from webapp.crypto import SecretBox, development_key
 from webapp.db import database
@@ -234,11 +234,23 @@ def _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connec
                        mode=mode, interrupted=status == "interrupted", **values).where(SyncRun.id == run_id).execute()
         if failed:
             _note_membership_change(connection, team_id)
+        _count_run(connection, run_id, status, graph)
         if status != "interrupted":
             _record_schedule(team_id, entra.method if entra else None, failed, config)
             after_run(config, team_id, run_id)
     log.info("Sync run %s of team %s ended: %s", run_id, team_id, status, extra=ids)
     return status
+
+
+def _count_run(connection, run_id, status, graph):
+    """Add the ended run to the metrics every worker shares (in Redis)."""
+    run = SyncRun.select(SyncRun.created_at, SyncRun.started_at, SyncRun.finished_at).where(SyncRun.id == run_id).get()
+    try:
+        metrics.record_run(connection, status, (run.finished_at - run.started_at).total_seconds(),
+                           (run.started_at - run.created_at).total_seconds(), graph.request_count if graph else 0,
+                           graph.throttled_count if graph else 0)
+    except RedisError:
+        log.warning("Could not count run %s in the metrics (Redis unreachable)", run_id, extra={"run_id": run_id})
 
 
 def _note_membership_change(connection, team_id):
