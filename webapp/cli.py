@@ -1,5 +1,6 @@
 """`flask …` commands: schema migration, status, teams, leaders, demo data and the demo itself."""
 import click
+from flask.cli import with_appcontext
 
 from webapp.db import database
 from webapp.migrations import migrate
@@ -22,6 +23,7 @@ def migrate_command():
 
 
 @click.command("status")
+@with_appcontext
 def status():
     """Show the sync queue, the workers, and per team its last run, result, next Auto Sync and failures in a row."""
     from flask import current_app
