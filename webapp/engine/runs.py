@@ -17,9 +17,9 @@ ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "needs_review")
 JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
-WORKER_STOPPED = ("The worker stopped (a restart, a deploy or a crash) before the sync finished; it is tried again "
+WORKER_STOPPED = ("The worker stopped before the sync finished (a restart, a deploy or a crash); it is tried again "
                   "within a minute.")
-PERSON_WORKER_STOPPED = ("The worker stopped (a restart, a deploy or a crash) before this one-person sync finished. "
+PERSON_WORKER_STOPPED = ("The worker stopped before this one-person sync finished (a restart, a deploy or a crash). "
                          "Press Sync this person now again.")
 JOB_LOST = "The queued sync was lost before a worker started it."
 JOB_LOST_TOO_OLD = ("The queued sync was lost (the job queue restarted empty) and had waited too long to be started "
