@@ -18,7 +18,7 @@ FINISHED = ("succeeded", "failed", "needs_review")
 JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
 WORKER_STOPPED = ("The worker stopped before the sync finished (a restart, a deploy or a crash); it is tried again "
-                  "within a minute.")
+                  "within two minutes.")
 PERSON_WORKER_STOPPED = ("The worker stopped before this one-person sync finished (a restart, a deploy or a crash). "
                          "Press Sync this person now again.")
 JOB_LOST = "The queued sync was lost before a worker started it."
