@@ -17,8 +17,9 @@ from werkzeug.routing import BaseConverter
 log = logging.getLogger(__name__)
 BIGINT_MAX = 2**63 - 1
 NOT_FOUND = "There is nothing here, or it is not yours to see."
-FORM_EXPIRED = ("The form had expired. Reload the page and try again. Nothing was changed: the page was opened before "
-                "your current sign-in (or its form token was missing), so the portal could not tell the form was yours.")
+FORM_EXPIRED = ("The form had expired. Reload the page and try again. Nothing was changed: the page was opened "
+                "before your current sign-in (or its form token was missing), so the portal could not tell the form "
+                "was yours.")
 CONTROL_CHARACTERS = ("Text with control characters (such as NUL or a line break) cannot be used here. "
                       "Remove them and try again.")
 

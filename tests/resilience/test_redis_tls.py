@@ -56,7 +56,8 @@ def tls_redis(tmp_path):
     ca_file = write_certificates(tmp_path)
     port = free_port()
     process = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-                                "--tls-cert-file", str(tmp_path / CERT_FILE), "--tls-key-file", str(tmp_path / KEY_FILE),
+                                "--tls-cert-file", str(tmp_path / CERT_FILE),
+                                "--tls-key-file", str(tmp_path / KEY_FILE),
                                 "--tls-ca-cert-file", str(ca_file), "--tls-auth-clients", "no", "--save", "",
                                 "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
     url = f"rediss://127.0.0.1:{port}/0"

@@ -1,5 +1,6 @@
 """What an operator uses, after real runs of a real worker: `flask status`, /metrics and /health. A failed sync
 shows as failed everywhere, RQ's own counts included."""
+import json
 import re
 
 from rq import Queue
@@ -78,3 +79,24 @@ def test_health_answers_without_sign_in_and_says_503_when_redis_is_down(app, cli
     answer = no_redis.test_client().get("/health")
     assert answer.status_code == 503
     assert answer.get_json() == {"status": "unavailable", "database": "ok", "redis": "unreachable"}
+
+
+def test_a_workers_run_lines_carry_time_level_team_and_run_as_text_or_json(app, synced_team, redis_connection,
+                                                                             worker_env):
+    run = start_sync(synced_team.id, "manual", redis_connection)
+    text = run_worker(worker_env)
+    lines = [line for line in text.stderr.splitlines() if f"Sync run {run.id} " in line]
+    assert len(lines) == 2, text.stderr
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}} INFO worker\.jobs Sync run {run.id} of team "
+                        rf"{synced_team.id} started team={synced_team.id} run={run.id}", lines[0])
+    assert lines[1].endswith(f"ended: succeeded team={synced_team.id} run={run.id}")
+
+    again = start_sync(synced_team.id, "manual", redis_connection)
+    json_run = run_worker(dict(worker_env, LOG_FORMAT="json"))
+    records = [json.loads(line) for line in json_run.stderr.splitlines() if line.startswith("{")]
+    assert records and len(records) == len(json_run.stderr.splitlines()), "every line is one JSON object"
+    about_the_run = [record for record in records if record.get("run_id") == again.id]
+    assert [record["message"].split(": ")[-1] for record in about_the_run][-1] == "succeeded"
+    assert {(record["level"], record["logger"], record["team_id"]) for record in about_the_run} == {
+        ("INFO", "worker.jobs", synced_team.id)}
+    assert all(record["time"] for record in records)

@@ -153,7 +153,8 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None, person_id=Non
         except Exception:
             fail_run(run.id, JOB_LOST)
             raise
-    log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger, extra={"team_id": team_id, "run_id": run.id})
+    log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger,
+             extra={"team_id": team_id, "run_id": run.id})
     return run
 
 
