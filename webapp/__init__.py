@@ -10,7 +10,7 @@ from htmx_flask import Htmx
 from werkzeug.exceptions import ServiceUnavailable
 
 from webapp import config as settings
-from webapp import db, edge, embedded_redis, request_checks, request_log
+from webapp import db, edge, embedded_redis, logs, request_checks, request_log
 from webapp.crypto import SecretBox, development_key
 
 login_manager = LoginManager()
@@ -40,10 +40,12 @@ def create_app(overrides=None):
     app.config["REDIS_URL"] = redis_url(app.config)
     redis_seconds = app.config["REDIS_WEB_TIMEOUT_SECONDS"]
     app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=redis_seconds,
-                                                   socket_connect_timeout=redis_seconds)
+                                                   socket_connect_timeout=redis_seconds,
+                                                   **settings.redis_options(app.config["REDIS_URL"], app.config))
     app.extensions["microsoft_gate"] = threading.BoundedSemaphore(app.config["MICROSOFT_WEB_CALLS"])
 
     db.init_app(app)
+    logs.setup(app.config["LOG_FORMAT"])
     request_log.init_app(app)
     edge.init_app(app)
 
@@ -54,12 +56,11 @@ def create_app(overrides=None):
     htmx.init_app(app)
     request_checks.init_app(app)
 
-    from webapp import auth, events, members, runs, sync, teams
+    from webapp import auth, events, members, operations, runs, sync, teams
     from webapp.auth.limits import init_limiter
 
     init_limiter(app)
-    events.configure_logging()
-    for area in (auth, teams, members, sync, runs, events):
+    for area in (auth, teams, members, sync, runs, events, operations):
         app.register_blueprint(area.bp)
 
     from webapp.cli import register as register_commands

@@ -1,4 +1,4 @@
-"""`flask …` commands: schema migration, teams, leaders and the encryption key's rotation."""
+"""`flask …` commands: schema migration, status, teams, leaders and the encryption key's rotation."""
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -9,6 +9,7 @@ from webapp.migrations import migrate
 
 def register(app):
     app.cli.add_command(migrate_command)
+    app.cli.add_command(status)
     app.cli.add_command(create_team)
     app.cli.add_command(create_leader)
     app.cli.add_command(set_password)
@@ -20,6 +21,30 @@ def migrate_command():
     """Bring the database schema up to date (safe to run again)."""
     applied = migrate()
     click.echo(f"Applied migrations {applied}." if applied else "Schema is up to date.")
+
+
+@click.command("status")
+@with_appcontext
+def status():
+    """Show the sync queue, the workers, and per team its last run, result, next Auto Sync and failures in a row."""
+    from flask import current_app
+
+    from webapp.operations import queue_overview, team_overview
+
+    queue = queue_overview(current_app.extensions["redis"])
+    click.echo(f"Queue sync: {queue['waiting']} waiting, {queue['started']} running, "
+               f"{queue['failed']} failed jobs kept")
+    click.echo(f"Workers: {len(queue['workers'])}")
+    for worker in queue["workers"]:
+        click.echo(f"  {worker['name']}  {worker['state']}  {worker['job']}".rstrip())
+    with database.connection_context():
+        teams = team_overview(current_app.config)
+    columns = ("id", "name", "last_run", "result", "finished", "next_due", "failures")
+    rows = [("Team", "Name", "Last run", "Result", "Finished", "Next Auto Sync", "Failures in a row")]
+    rows += [tuple("" if team[column] is None else str(team[column]) for column in columns) for team in teams]
+    widths = [max(len(row[at]) for row in rows) for at in range(len(columns))]
+    for row in rows:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
 
 
 @click.command("create-team")

@@ -23,6 +23,7 @@ SECRET_KEY_MIN_BITS_PER_CHARACTER = 3.0
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 LOG_FORMATS = ("text", "json")
+REDIS_CERT_REQS = ("required", "optional", "none")
 
 
 class ConfigError(RuntimeError):
@@ -148,6 +149,10 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MICROSOFT_WEB_CALLS": read.number("MICROSOFT_WEB_CALLS", "3", minimum=1),
         "REDIS_WEB_TIMEOUT_SECONDS": read.number("REDIS_WEB_TIMEOUT_SECONDS", "2", float),
         "QUEUED_RUN_REQUEUE_HOURS": read.number("QUEUED_RUN_REQUEUE_HOURS", "1", float),
+        "REDIS_SSL_CERT_REQS": read.choice("REDIS_SSL_CERT_REQS", "required", REDIS_CERT_REQS),
+        "REDIS_SSL_CA_CERTS": env.get("REDIS_SSL_CA_CERTS") or None,
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "WORKER_GRACE_SECONDS": read.number("WORKER_GRACE_SECONDS", "25"),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -170,6 +175,18 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if read.problems:
         raise ConfigError("The portal cannot start:\n  - " + "\n  - ".join(read.problems))
     return settings
+
+
+def redis_options(url: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The connection options a rediss:// URL needs beyond the URL: certificate checking (REDIS_SSL_CERT_REQS) and
+    the certificate authorities to trust (REDIS_SSL_CA_CERTS). An ssl_cert_reqs or ssl_ca_certs in the URL's query
+    wins (redis-py reads the query after these)."""
+    if not url.startswith("rediss://"):
+        return {}
+    options = {"ssl_cert_reqs": settings["REDIS_SSL_CERT_REQS"]}
+    if settings["REDIS_SSL_CA_CERTS"]:
+        options["ssl_ca_certs"] = settings["REDIS_SSL_CA_CERTS"]
+    return options
 
 
 def load_or_exit(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

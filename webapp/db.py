@@ -1,6 +1,7 @@
 """The database handle: one proxy, bound to SQLite or PostgreSQL from DATABASE_URL."""
 from pathlib import Path
 
+from flask import request
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
 
@@ -40,14 +41,17 @@ def bind(url):
     return db
 
 
-def init_app(app):
+def init_app(app, own_connection_blueprints=("operations",)):
     """Bind the database named by DATABASE_URL and give each request its connection, as Peewee's FlaskDB does (but
-    reusing one already open in this thread, as commands and tests hold one around the requests they make)."""
+    reusing one already open in this thread, as commands and tests hold one around the requests they make).
+    Blueprints in `own_connection_blueprints` open their own, so /health answers 503, not an error page, when the
+    database is down."""
     db = bind(app.config["DATABASE_URL"])
 
     @app.before_request
     def _connect():
-        db.connect(reuse_if_open=True)
+        if request.blueprint not in own_connection_blueprints:
+            db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc):

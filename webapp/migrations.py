@@ -2,7 +2,7 @@
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
-from webapp.db import database, is_sqlite
+from webapp.db import database, is_postgres, is_sqlite
 from webapp.models import (ALL_MODELS, EntraConnection, LeaderEmail, SchemaVersion, SecurityEvent, SyncRun, SyncSettings,
                            TeamCertificate, User, UserSession)
 from webapp.search import create_search_indexes, one_search_index
@@ -78,6 +78,11 @@ def _credentials_health_and_emails():
     _add_columns(SyncSettings, SyncSettings.leader_emails)
 
 
+def _run_interrupted():
+    """Whether a run ended because its worker stopped (such a run is tried again and sets no Auto Sync period)."""
+    _add_column(SyncRun, SyncRun.interrupted)
+
+
 MIGRATIONS = [
     (1, _initial_schema),
     (2, _member_list_indexes),
@@ -89,20 +94,32 @@ MIGRATIONS = [
     (8, _group_name_fits_microsoft),
     (9, _guest_choice),
     (10, _credentials_health_and_emails),
+    (11, _run_interrupted),
 ]
 
 
+MIGRATION_LOCK = 0x656E747261  # any number, the same in every release: PostgreSQL's advisory lock of migrate()
+
+
 def migrate():
-    """Apply the migrations this database has not seen yet; return their numbers."""
+    """Apply the migrations this database has not seen yet; return their numbers.
+
+    Two releases at once take turns: on PostgreSQL under an advisory lock held for the whole run, on SQLite under
+    each step's write transaction; each step is checked again once its turn comes, so the second applies nothing."""
     applied = []
     with database.connection_context():
-        database.create_tables([SchemaVersion], safe=True)
-        done = {row.version for row in SchemaVersion.select()}
-        for version, step in MIGRATIONS:
-            if version in done:
-                continue
-            with database.atomic():
-                step()
-                SchemaVersion.create(version=version)
-            applied.append(version)
+        if is_postgres():
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            database.create_tables([SchemaVersion], safe=True)
+            for version, step in MIGRATIONS:
+                with database.atomic():
+                    if SchemaVersion.get_or_none(SchemaVersion.version == version) is not None:
+                        continue
+                    step()
+                    SchemaVersion.create(version=version)
+                applied.append(version)
+        finally:
+            if is_postgres():
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     return applied

@@ -128,7 +128,7 @@ class SyncRun(BaseModel):
 
     id = AutoField()
     team = ForeignKeyField(Team, backref="sync_runs", on_delete="CASCADE")
-    trigger = CharField(max_length=20)  # manual, auto, confirm, person
+    trigger = CharField(max_length=20)  # manual, auto, confirm, person, retry
     status = CharField(max_length=20, default="queued")  # queued, running, succeeded, failed, needs_review
     mode = CharField(max_length=20, null=True)  # full, incremental or person, once the run has read Microsoft
     job_id = CharField(max_length=64, null=True, index=True)
@@ -147,6 +147,7 @@ class SyncRun(BaseModel):
     graph_requests = IntegerField(default=0)
     error = TextField(null=True)
     notice = TextField(null=True)  # why a run stopped for review, in the leader's words
+    interrupted = BooleanField(default=False)  # its worker stopped (restart, deploy, crash) before it finished
 
     class Meta:
         indexes = ((("team", "created_at"), False),)

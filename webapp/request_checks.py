@@ -5,6 +5,7 @@ text cannot hold NUL, and a line break in a redirect target would split a header
 whose message says what was wrong: on the error page, or for htmx in a fragment swapped into the page's
 problem slot (base.html), since the fragment the request aimed at cannot be drawn.
 """
+import logging
 import unicodedata
 
 from flask import Flask, abort, render_template, request
@@ -13,8 +14,12 @@ from htmx_flask import request as htmx_request
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 from werkzeug.routing import BaseConverter
 
+log = logging.getLogger(__name__)
 BIGINT_MAX = 2**63 - 1
 NOT_FOUND = "There is nothing here, or it is not yours to see."
+FORM_EXPIRED = ("The form had expired. Reload the page and try again. Nothing was changed: the page was opened "
+                "before your current sign-in (or its form token was missing), so the portal could not tell the form "
+                "was yours.")
 CONTROL_CHARACTERS = ("Text with control characters (such as NUL or a line break) cannot be used here. "
                       "Remove them and try again.")
 
@@ -66,7 +71,8 @@ def answer(error: HTTPException, title: str, message: str) -> tuple[str, int, di
 
 def bad_request(error: BadRequest) -> tuple[str, int, dict[str, str]] | tuple[str, int]:
     if isinstance(error, CSRFError):
-        return answer(error, "Session expired", "The form had expired. Reload the page and try again.")
+        log.warning("Form refused on %s %s: %s", request.method, request.path, error.description)
+        return answer(error, "Form expired", FORM_EXPIRED)
     return answer(error, "This request cannot be used", error.description)
 
 

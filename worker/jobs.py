@@ -3,26 +3,28 @@
 import datetime as dt
 import functools
 import logging
+import signal
 import threading
 import time
 
 import redis as redis_lib
-from peewee import fn
 from redis.exceptions import LockError, RedisError
 from rq import get_current_job
+from rq.exceptions import ShutDownImminentException
 
-from webapp import create_app, membership
+from webapp import config as settings_module
+from webapp import create_app, membership, metrics
 from webapp.connections import clear_error, connection_of, graph_client_from_config, note_failure
 from webapp.db import database
 from webapp.engine import sync
-from webapp.engine.runs import (WORKER_STOPPED, active_run, fail_run, failure_message, prune_history,
-                                reap_stale_runs, requeue_lost_runs, start_sync, team_lock_key)
+from webapp.engine.runs import (active_run, fail_run, failure_message, prune_history, reap_stale_runs,
+                                requeue_lost_runs, retry_interrupted, start_sync, team_lock_key, worker_stopped)
+from webapp.engine.schedule import auto_sync_states, due_teams, interval_minutes, next_sync_after
 from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MicrosoftError
-from webapp.models import EntraConnection, SyncRun, SyncSettings, utcnow
+from webapp.models import SyncRun, SyncSettings, utcnow
 from webapp.notify.events import after_run
 from worker.health import queue_due_checks
-from worker.schedule import TeamState, due_teams, interval_minutes, next_sync_after
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,12 @@ NOT_CONNECTED = "The team is not connected to Microsoft: connect it on the Azure
 UNEXPECTED = "The sync stopped on an unexpected error. It will be tried again."
 LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long) and stopped writing."
 REDIS_LOST = "The sync stopped because the job queue (Redis) could not be reached. It will be tried again."
+HANDED_BACK = ("The worker was restarting and the sync could not finish in time; it stopped and is tried again "
+               "within a minute.")
+
+
+class SyncFailed(Exception):
+    """Raised after a failed run is recorded, so that RQ counts its job as failed too."""
 
 
 class LockLost(Exception):
@@ -105,7 +113,8 @@ def context():
     """Settings, secret box and Redis for a job, from the worker's app."""
     app = worker_app()
     job = get_current_job()
-    connection = job.connection if job else redis_lib.Redis.from_url(app.config["REDIS_URL"])
+    connection = job.connection if job else redis_lib.Redis.from_url(
+        app.config["REDIS_URL"], **settings_module.redis_options(app.config["REDIS_URL"], app.config))
     return app.config, app.extensions["secret_box"], connection
 
 
@@ -152,10 +161,10 @@ def _begin(team_id, run_id):
     """Mark the run running and fail the team's other active runs: holding the lock proves their worker stopped."""
     started = SyncRun.update(status="running", started_at=utcnow(), progress="Starting").where(
         (SyncRun.id == run_id) & (SyncRun.status == "queued")).execute()
-    stopped = SyncRun.select(SyncRun.id).where(
+    stopped = SyncRun.select(SyncRun.id, SyncRun.trigger).where(
         (SyncRun.team == team_id) & (SyncRun.id != run_id) & (SyncRun.status == "running"))
-    for (stopped_id,) in stopped.tuples():
-        fail_run(stopped_id, WORKER_STOPPED)
+    for run in stopped:
+        fail_run(run.id, worker_stopped(run), interrupted=True)
     return started
 
 
@@ -167,16 +176,23 @@ def sync_team(team_id, run_id, reviewed_run_id=None, person_id=None):
         lock = TeamLock(connection, team_id, run_id, config["SYNC_LOCK_SECONDS"])
         if not lock.acquire():
             fail_run(run_id, ANOTHER_RUN)
-            return "skipped"
+            raise SyncFailed(f"Sync run {run_id} of team {team_id}: {ANOTHER_RUN}")
         try:
-            return _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connection, lock)
+            status = _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connection, lock)
         finally:
             lock.release()
+        if status == "interrupted":
+            retry_interrupted(team_id, connection)
+    if status in ("failed", "interrupted"):
+        raise SyncFailed(f"Sync run {run_id} of team {team_id} {status}")
+    return status
 
 
 def _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connection, lock):
     if not _begin(team_id, run_id):
         return "not queued"
+    ids = {"team_id": team_id, "run_id": run_id}
+    log.info("Sync run %s of team %s started", run_id, team_id, extra=ids)
     entra = connection_of(team_id)
     graph = None
     status, error, mode = "failed", None, None
@@ -196,29 +212,48 @@ def _run(team_id, run_id, reviewed_run_id, person_id, config, secret_box, connec
     except MicrosoftError as exc:
         error = exc.message
         note_failure(entra, exc)
-        log.warning("Sync run %s of team %s failed: %r", run_id, team_id, exc)
+        log.warning("Sync run %s of team %s failed: %r", run_id, team_id, exc, extra=ids)
     except sync.SyncNotReady as exc:
         error = exc.message
     except LockLost:
         error = LOCK_LOST
     except RedisError as exc:
         error = REDIS_LOST
-        log.warning("Sync run %s of team %s stopped: Redis unreachable (%s)", run_id, team_id, type(exc).__name__)
+        log.warning("Sync run %s of team %s stopped: Redis unreachable (%s)", run_id, team_id, type(exc).__name__,
+                    extra=ids)
+    except ShutDownImminentException:
+        status, error = "interrupted", HANDED_BACK
+        log.warning("Sync run %s of team %s stopped: the worker is shutting down", run_id, team_id, extra=ids)
     except Exception:
         error = UNEXPECTED
-        log.exception("Sync run %s of team %s failed", run_id, team_id)
+        log.exception("Sync run %s of team %s failed", run_id, team_id, extra=ids)
     finally:
+        signal.alarm(0)  # the shutdown alarm (see worker.rq_worker) must not cut the recording of the run short
         values = {"graph_requests": graph.request_count} if graph is not None else {}
-        if status == "failed":
+        failed = status in ("failed", "interrupted")
+        if failed:
             error = failure_message(run_id, error)
-        SyncRun.update(status=status, error=error, finished_at=utcnow(), progress="", mode=mode, **values).where(
-            SyncRun.id == run_id).execute()
-        if status == "failed":
+        SyncRun.update(status="failed" if failed else status, error=error, finished_at=utcnow(), progress="",
+                       mode=mode, interrupted=status == "interrupted", **values).where(SyncRun.id == run_id).execute()
+        if failed:
             _note_membership_change(connection, team_id)
-        _record_schedule(team_id, entra.method if entra else None, status == "failed", config)
-        after_run(config, team_id, run_id)
-    log.info("Sync run %s of team %s: %s", run_id, team_id, status)
+        _count_run(connection, run_id, status, graph)
+        if status != "interrupted":
+            _record_schedule(team_id, entra.method if entra else None, failed, config)
+            after_run(config, team_id, run_id)
+    log.info("Sync run %s of team %s ended: %s", run_id, team_id, status, extra=ids)
     return status
+
+
+def _count_run(connection, run_id, status, graph):
+    """Add the ended run to the metrics every worker shares (in Redis)."""
+    run = SyncRun.select(SyncRun.created_at, SyncRun.started_at, SyncRun.finished_at).where(SyncRun.id == run_id).get()
+    try:
+        metrics.record_run(connection, status, (run.finished_at - run.started_at).total_seconds(),
+                           (run.started_at - run.created_at).total_seconds(), graph.request_count if graph else 0,
+                           graph.throttled_count if graph else 0)
+    except RedisError:
+        log.warning("Could not count run %s in the metrics (Redis unreachable)", run_id, extra={"run_id": run_id})
 
 
 def _note_membership_change(connection, team_id):
@@ -230,34 +265,18 @@ def _note_membership_change(connection, team_id):
         log.warning("Could not mark team %s as changed in Redis", team_id)
 
 
-def _auto_sync_states():
-    """The teams with Auto Sync on, a Sync Group and a connection, with what the scheduler needs, in three queries."""
-    rows = (SyncSettings.select(SyncSettings.team, EntraConnection.method, SyncSettings.failure_count)
-            .join(EntraConnection, on=(EntraConnection.team == SyncSettings.team))
-            .where(SyncSettings.auto_sync & SyncSettings.group_id.is_null(False)).tuples())
-    rows = list(rows)
-    team_ids = [row[0] for row in rows]
-    if not team_ids:
-        return []
-    finished = dict(SyncRun.select(SyncRun.team, fn.MAX(SyncRun.finished_at))
-                    .where(SyncRun.team.in_(team_ids)).group_by(SyncRun.team).tuples())
-    running = {row[0] for row in SyncRun.select(SyncRun.team).where(
-        SyncRun.team.in_(team_ids) & SyncRun.status.in_(("queued", "running"))).tuples()}
-    return [TeamState(team_id, method, team_id in running, finished.get(team_id), failures)
-            for team_id, method, failures in rows]
-
-
 def tick():
-    """Every minute: queue again the runs Redis lost, fail runs whose worker stopped, queue the automatic syncs and
-    health checks that are due, forget old runs."""
+    """Every minute: queue again the runs Redis lost, fail runs whose worker stopped and try them again, queue the
+    automatic syncs and health checks that are due, forget old runs."""
     config, _, connection = context()
     with database.connection_context():
         requeue_lost_runs(connection, dt.timedelta(hours=config["QUEUED_RUN_REQUEUE_HOURS"]))
         stale_teams = {row[0] for row in SyncRun.select(SyncRun.team).where(
             SyncRun.status.in_(("queued", "running"))).tuples()}
         for team_id in stale_teams:
-            reap_stale_runs(team_id, connection)
-        due = due_teams(_auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
+            if reap_stale_runs(team_id, connection):
+                retry_interrupted(team_id, connection)
+        due = due_teams(auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
                         config["ENTERPRISE_APP_SYNC_MINUTES"])
         started = [start_sync(team_id, "auto", connection).id for team_id in due if active_run(team_id) is None]
         queue_due_checks(connection, config)

@@ -1,7 +1,6 @@
 """Riding out Redis trouble in the worker and the scheduler: wait with back-off, one log line when Redis stops
 answering and one when it is back, instead of exiting (on a dyno platform an exit means a crash loop)."""
 
-import logging
 import random
 import time
 
@@ -65,9 +64,3 @@ class RedisWatch:
                 continue
             self.answered()
             return result
-
-
-def logger(name):
-    """A logger for a process started from the Procfile, with time and level on every line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return logging.getLogger(name)

@@ -3,23 +3,33 @@
 A worker that starts while Redis is down waits for it; one that loses Redis while idle or while a sync runs keeps
 going and reconnects with back-off. It exits only when asked to (SIGTERM, Ctrl-C) or, with --burst, when the
 queues are empty.
+
+On SIGTERM (a dyno platform sends it to every process of a dyno on a restart or deploy, then SIGKILL 30 s later) it
+takes no new job and lets the running sync finish for up to WORKER_GRACE_SECONDS; a sync still running then stops,
+is recorded as interrupted and is queued again as a retry run.
 """
 import argparse
 import logging
 
 import redis
-from rq import Worker
+from rq.worker import HerokuWorker
 
 import worker.jobs  # imported once here, so every forked work horse starts with it loaded
 from webapp import config as settings_module
-from worker.redis_watch import TROUBLE, RedisWatch, logger
+from webapp import logs
+from worker.jobs import SyncFailed
+from worker.redis_watch import TROUBLE, RedisWatch
 
 log = logging.getLogger(__name__)
 
 
-class SyncWorker(Worker):
+class SyncWorker(HerokuWorker):
     """RQ's forking worker, with the sync code already imported before each fork (saves ~0.5 s a job), riding out
-    Redis trouble: each step of RQ's loop that talks to Redis waits for it instead of ending the worker."""
+    Redis trouble: each step of RQ's loop that talks to Redis waits for it instead of ending the worker.
+
+    RQ's HerokuWorker gives the shutdown its shape: the work horse ignores SIGTERM; the worker, on SIGTERM, stops
+    taking jobs and sends the horse SIGRTMIN, which raises ShutDownImminentException in the job
+    `imminent_shutdown_delay` seconds (WORKER_GRACE_SECONDS) later unless it ended first."""
 
     @property
     def redis_watch(self):
@@ -73,6 +83,13 @@ class SyncWorker(Worker):
             log.warning("Job %s ended while Redis was unreachable; its run records the outcome", job.id)
             self.redis_watch.wait()
 
+    def handle_exception(self, job, *exc_info):
+        """A failed sync was recorded and logged by the job: one line here, not a traceback."""
+        if isinstance(exc_info[1], SyncFailed):
+            log.info("Job %s failed: %s", job.id, exc_info[1])
+            return
+        super().handle_exception(job, *exc_info)
+
     def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
         if isinstance(exc, TROUBLE):
             self.redis_watch.failed(exc)
@@ -89,14 +106,16 @@ def main(argv=None):
     parser.add_argument("--job-monitoring-interval", type=int, default=30,
                         help="Seconds between the heartbeats of a running job (RQ's default: 30).")
     args = parser.parse_args(argv)
-    logger(__name__)
-    url = settings_module.load_or_exit()["REDIS_URL"]
+    config = settings_module.load_or_exit()
+    logs.setup(config["LOG_FORMAT"])
+    url = config["REDIS_URL"]
     if not url:
         raise SystemExit("REDIS_URL is not set.")
     worker.jobs.worker_app()  # built once here too, so every work horse starts with the app made
-    connection = redis.Redis.from_url(url, socket_connect_timeout=5)
+    connection = redis.Redis.from_url(url, socket_connect_timeout=5, **settings_module.redis_options(url, config))
     sync_worker = RedisWatch(connection, log).call(SyncWorker, args.queues, connection=connection, name=args.name,
                                                    job_monitoring_interval=args.job_monitoring_interval)
+    sync_worker.imminent_shutdown_delay = config["WORKER_GRACE_SECONDS"]
     sync_worker.work(burst=args.burst, logging_level="INFO")
 
 

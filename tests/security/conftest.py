@@ -46,10 +46,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env, log_path, workers=1, threads=4):
+def start_gunicorn(env, log_path, workers=1, threads=4, port=None):
     """The portal under gunicorn as the Procfile runs it, once it answers; returns (process, base URL)."""
-    port = free_port()
-    with open(log_path, "w") as log:
+    port = port or free_port()
+    with open(log_path, "a") as log:
         process = subprocess.Popen([str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
                                     "--workers", str(workers), "--threads", str(threads)],
                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)

@@ -87,6 +87,7 @@ def world(app, entra, make_team, make_leader_of, team, leader, client):
         connect(app, owner.id)
         make_certificate(owner.id, app.extensions["secret_box"])
     client.post("/login", data={"email": leader.email, "password": PASSWORD})
+    app.config["METRICS_TOKEN"] = METRICS_TOKEN
     app.request_class = type("RecordingRequest", (app.request_class,), {"parameter_storage_class": RecordingParameters})
     return {"ids": ids, "leader": client, "anonymous": app.test_client(), "app": app}
 
@@ -126,8 +127,10 @@ def fields(read: set[str], value):
     return st.one_of(anything, anything, well_formed)
 
 
+METRICS_TOKEN = "token-of-the-property-walk"
 HTMX = st.sampled_from([{}, {"HX-Request": "true"}, {"HX-Request": "true", "HX-Target": "member-list"},
-                        {"HX-Request": "true", "HX-Target": "outcome-list"}])
+                        {"HX-Request": "true", "HX-Target": "outcome-list"},
+                        {"Authorization": f"Bearer {METRICS_TOKEN}"}])  # what /metrics acts on
 
 
 def url_of(rule: str, values: tuple[str, ...]) -> str:

@@ -1,17 +1,18 @@
 """The periodic schedule: pure decisions, and Auto Sync driven through rq-scheduler and a real worker."""
 import datetime as dt
 import subprocess
+import time
 
 from rq import Queue
 from rq.registry import FailedJobRegistry
 from rq_scheduler import Scheduler
 
 from fake_entra import demo
-from tests.worker.conftest import BIN, ROOT, connect, emails_of, run_worker
+from tests.worker.conftest import BIN, ROOT, connect, emails_of, run_worker, wait_for
 from webapp import connections
 from webapp.models import SyncRun, SyncSettings
-from worker.schedule import (PERIODIC_JOBS, PeriodicJob, TeamState, due_teams, next_sync_after,
-                             plan_schedule)
+from webapp.engine.schedule import TeamState, due_teams, next_sync_after
+from worker.schedule import PERIODIC_JOBS, PeriodicJob, plan_schedule
 from worker.scheduler import register
 
 NOW = dt.datetime(2026, 11, 27, 12, 0)
@@ -124,3 +125,29 @@ def test_failed_auto_syncs_back_off_and_say_so(app, make_team, redis_connection,
     assert SyncRun.select().where(SyncRun.team == team.id).order_by(SyncRun.id.desc()).first().status == "succeeded"
     assert SyncSettings.get(SyncSettings.team == team.id).failure_count == 0
     assert connections.connection_of(team.id).error is None
+
+
+def test_a_one_minute_period_runs_at_every_tick_not_every_other():
+    ended_after_its_tick = state(1, finished_minutes_ago=55 / 60)  # the tick a minute ago queued it; it took 5 s
+    assert due_teams([ended_after_its_tick], NOW, 1, 1440) == [1]
+    assert due_teams([state(1, finished_minutes_ago=25 / 60)], NOW, 1, 1440) == []
+    assert due_teams([state(1, "enterprise_app", finished_minutes_ago=1440 - 10 / 60)], NOW, 5, 1440) == [1]
+
+
+def test_two_schedulers_say_once_that_one_stands_by(worker_env, tmp_path):
+    logs = [tmp_path / f"scheduler-{n}.log" for n in (1, 2)]
+    files = [open(path, "w") for path in logs]
+    schedulers = [subprocess.Popen([str(BIN / "python"), "-m", "worker.scheduler", "--interval", "0.5"], cwd=ROOT,
+                                   env=worker_env, stdout=file, stderr=subprocess.STDOUT) for file in files]
+    try:
+        wait_for(lambda: all("Registering birth" in path.read_text() for path in logs))
+        time.sleep(3)  # six rounds each
+    finally:
+        for scheduler in schedulers:
+            scheduler.terminate()
+            scheduler.wait(timeout=10)
+        for file in files:
+            file.close()
+    text = "\n".join(path.read_text() for path in logs)
+    assert "Lock already taken" not in text
+    assert all(path.read_text().count("this one stands by") <= 1 for path in logs), text

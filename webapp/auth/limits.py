@@ -8,6 +8,8 @@ from collections.abc import Callable
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 
+from webapp.config import redis_options
+
 WINDOW = "15 minutes"
 
 limiter = Limiter(key_func=lambda: request.remote_addr or "unknown", strategy="moving-window",
@@ -17,7 +19,9 @@ limiter = Limiter(key_func=lambda: request.remote_addr or "unknown", strategy="m
 def init_limiter(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     seconds = app.config["REDIS_WEB_TIMEOUT_SECONDS"]
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": seconds, "socket_connect_timeout": seconds})
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": seconds, "socket_connect_timeout": seconds,
+                                                        **redis_options(app.config["RATELIMIT_STORAGE_URI"],
+                                                                        app.config)})
     limiter.init_app(app)
 
 

@@ -16,7 +16,10 @@ JOB = "worker.jobs.sync_team"
 ACTIVE = ("queued", "running")
 JOB_TIMEOUT = 3 * 3600
 ENQUEUE_LOCK_SECONDS = 30
-WORKER_STOPPED = "The worker stopped before the sync finished; the next run will complete it."
+WORKER_STOPPED = ("The worker stopped before the sync finished (a restart, a deploy or a crash); it is tried again "
+                  "within two minutes.")
+PERSON_WORKER_STOPPED = ("The worker stopped before this one-person sync finished (a restart, a deploy or a crash). "
+                         "Press Sync this person now again.")
 JOB_LOST = "The queued sync was lost before a worker started it."
 JOB_LOST_TOO_OLD = ("The queued sync was lost (the job queue restarted empty) and had waited too long to be started "
                     "again. Press Sync to start a new one.")
@@ -24,6 +27,7 @@ PERSON_JOB_LOST = ("This one-person sync was lost (the job queue restarted empty
                    "Press Sync this person now again.")
 APPLIED_BEFORE = " The changes it made before it stopped are listed in its history."
 HISTORY_DAYS = 30
+MAX_RETRIES = 3
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,16 @@ def failure_message(run_id, message):
     return message
 
 
-def fail_run(run_id, message):
-    """Record that a run ended without finishing, unless it already ended."""
+def fail_run(run_id, message, interrupted=False):
+    """Record that a run ended without finishing, unless it already ended; `interrupted` when its worker stopped."""
     return SyncRun.update(status="failed", error=failure_message(run_id, message), finished_at=utcnow(),
-                          progress="").where((SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
+                          progress="", interrupted=interrupted).where(
+        (SyncRun.id == run_id) & SyncRun.status.in_(ACTIVE)).execute()
+
+
+def worker_stopped(run):
+    """Why the run is failed when its worker stopped mid-run."""
+    return PERSON_WORKER_STOPPED if run.trigger == "person" else WORKER_STOPPED
 
 
 def stale_runs(team_id: int, connection, requeue_within: dt.timedelta | None = None) -> dict[int, str]:
@@ -85,15 +95,35 @@ def stale_runs(team_id: int, connection, requeue_within: dt.timedelta | None = N
         if run.id == holder or (run.status == "queued" and run.created_at > just_queued):
             continue
         if run.status == "running":
-            stale[run.id] = WORKER_STOPPED
+            stale[run.id] = worker_stopped(run)
         elif why := _why_lost(run, connection, requeue_within):
             stale[run.id] = why
     return stale
 
 
 def reap_stale_runs(team_id, connection):
-    """Fail the team's runs whose worker stopped (lock expired) or whose job vanished; returns how many."""
-    return sum(fail_run(run_id, message) for run_id, message in stale_runs(team_id, connection).items())
+    """Fail the team's runs whose worker stopped (lock expired: interrupted) or whose job vanished; returns how
+    many."""
+    return sum(fail_run(run_id, message, interrupted=message in (WORKER_STOPPED, PERSON_WORKER_STOPPED))
+               for run_id, message in stale_runs(team_id, connection).items())
+
+
+def retry_interrupted(team_id, connection):
+    """Queue a "retry" run when the team's latest run was interrupted (its worker stopped), unless that already
+    happened MAX_RETRIES times in a row or the run cannot be asked for again (one person); returns the run or None."""
+    latest = list(SyncRun.select(SyncRun.trigger, SyncRun.interrupted).where(SyncRun.team == team_id)
+                  .order_by(SyncRun.id.desc()).limit(MAX_RETRIES + 1))
+    if not latest or not latest[0].interrupted or latest[0].trigger == "person":
+        return None
+    in_a_row = next((at for at, run in enumerate(latest) if not run.interrupted), len(latest))
+    if in_a_row > MAX_RETRIES:
+        log.warning("Team %s: %s runs in a row were interrupted; not retrying again", team_id, in_a_row,
+                    extra={"team_id": team_id})
+        return None
+    run = start_sync(team_id, "retry", connection)
+    log.info("Team %s: its interrupted sync is tried again as run %s", team_id, run.id,
+             extra={"team_id": team_id, "run_id": run.id})
+    return run
 
 
 def active_run(team_id):
@@ -122,7 +152,8 @@ def start_sync(team_id, trigger, connection, reviewed_run_id=None, person_id=Non
         except Exception:
             fail_run(run.id, JOB_LOST)
             raise
-    log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger)
+    log.info("Queued sync run %s of team %s (%s)", run.id, team_id, trigger,
+             extra={"team_id": team_id, "run_id": run.id})
     return run
 
 

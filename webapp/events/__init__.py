@@ -3,12 +3,12 @@ from flask import Blueprint, render_template
 from htmx_flask import request as htmx_request
 from peewee import Select
 
-from webapp.events.record import ACTIONS, configure_logging, record_event
+from webapp.events.record import ACTIONS, record_event
 from webapp.models import SecurityEvent, Team, TeamLeader
 from webapp.paging import page_arg, page_of
 from webapp.teams import leader_required
 
-__all__ = ["bp", "configure_logging", "record_event"]
+__all__ = ["bp", "record_event"]
 
 bp = Blueprint("events", __name__, url_prefix="/teams/<id:team_id>/events")
 

@@ -30,15 +30,6 @@ ACTIONS = {
 }
 
 
-def configure_logging() -> None:
-    """Security events reach the process's standard error even when nothing else configured logging."""
-    log.setLevel(logging.INFO)
-    if not log.hasHandlers():
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-
-
 def _acting_user() -> User | None:
     if has_request_context() and current_user.is_authenticated:
         return current_user._get_current_object()
@@ -55,7 +46,7 @@ def record_event(action: str, team_id: int | None = None, detail: str = "", user
     address = (request.remote_addr or "") if has_request_context() else ""
     event = SecurityEvent.create(action=action, team=team_id, user=user.id if user is not None else None,
                                  email=email, client_address=address[:64], detail=detail[:500])
-    log.info(json.dumps({"event": action, "who": email or None, "user_id": event.user_id, "team_id": team_id,
-                         "from": address or None, "when": event.created_at.isoformat() + "Z",
-                         "detail": detail[:500]}, ensure_ascii=False))
+    fields = {"event": action, "who": email or None, "user_id": event.user_id, "team_id": team_id,
+              "from": address or None, "when": event.created_at.isoformat() + "Z", "detail": detail[:500]}
+    log.info(json.dumps(fields, ensure_ascii=False), extra={"fields": fields})
     return event

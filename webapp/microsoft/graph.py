@@ -61,6 +61,11 @@ class GraphClient:
         """Graph HTTP requests made so far, retries included."""
         return self.transport.request_count
 
+    @property
+    def throttled_count(self):
+        """How many of those Microsoft answered 429 (throttled)."""
+        return self.transport.throttled_count
+
     def search_groups(self, query, limit=25):
         """Up to `limit` groups ordered by name whose name has a word starting with `query` (all if empty)."""
         params = {

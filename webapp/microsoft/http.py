@@ -70,6 +70,7 @@ class Transport:
         self.rng = rng or random.Random()
         self.gate = gate
         self.request_count = 0
+        self.throttled_count = 0  # answers of 429 Too Many Requests
         self.lost = 0.0  # seconds spent on failed attempts and waits
 
     def request(self, method, url, **kwargs):
@@ -117,6 +118,7 @@ class Transport:
                 continue
             if response.status_code not in RETRYABLE_STATUSES:
                 return response
+            self.throttled_count += response.status_code == 429
             self.lost += self.clock() - sent
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             delay = max(self.retry.min_wait, retry_after) if retry_after is not None \

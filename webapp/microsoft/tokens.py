@@ -1,8 +1,6 @@
 """Access tokens for Graph: app-only (client credentials) and delegated (refresh token), cached until near expiry."""
 
 import base64
-import binascii
-import json
 import threading
 import time
 import uuid

@@ -22,7 +22,7 @@ STATUS_LABELS = {
     "needs_review": "Needs review",
 }
 TRIGGER_LABELS = {"manual": "Sync button", "auto": "Auto Sync", "confirm": "Confirm removals",
-                  "person": "Sync this person now"}
+                  "person": "Sync this person now", "retry": "Retry after a restart"}
 MODE_LABELS = {"full": "Whole group", "incremental": "Changes only", "person": "One person"}
 CSV_COLUMNS = ("action", "reason", "name", "email", "entra_object_id")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

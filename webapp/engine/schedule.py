@@ -1,0 +1,77 @@
+"""When Auto Sync runs: the pure decisions (which teams are due, when a team runs next) and the one query they need,
+shared by the scheduler's tick and the `flask status` command."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from peewee import fn
+
+from webapp.models import EntraConnection, SyncRun, SyncSettings
+
+OAUTH = "oauth"
+MAX_BACKOFF_DOUBLINGS = 5
+MAX_BACKOFF = dt.timedelta(days=1)
+TICK = dt.timedelta(minutes=1)
+EARLY = TICK / 2  # a due time falls between two ticks: the nearer tick runs it, not the next one after it
+
+
+@dataclass(frozen=True)
+class TeamState:
+    """What the scheduler knows of a team with Auto Sync on."""
+
+    team_id: int
+    method: str
+    running: bool
+    last_finished_at: dt.datetime | None
+    failure_count: int
+
+
+def interval_minutes(method, oauth_minutes, enterprise_minutes):
+    """How often Auto Sync runs for a connection method."""
+    return oauth_minutes if method == OAUTH else enterprise_minutes
+
+
+def next_sync_after(finished_at, minutes, failure_count):
+    """When the next automatic run is due: the interval, doubled per recent failure, capped."""
+    delay = dt.timedelta(minutes=minutes) * 2 ** min(failure_count, MAX_BACKOFF_DOUBLINGS)
+    return finished_at + max(dt.timedelta(minutes=minutes), min(delay, MAX_BACKOFF))
+
+
+def next_due(state, oauth_minutes, enterprise_minutes):
+    """When the team's next automatic run is due (None: at once, it never finished one)."""
+    if state.last_finished_at is None:
+        return None
+    minutes = interval_minutes(state.method, oauth_minutes, enterprise_minutes)
+    return next_sync_after(state.last_finished_at, minutes, state.failure_count)
+
+
+def due_teams(states, now, oauth_minutes, enterprise_minutes):
+    """Ids of the teams whose automatic sync is due at this tick, skipping those with a run queued or running."""
+    due = []
+    for state in states:
+        if state.running:
+            continue
+        when = next_due(state, oauth_minutes, enterprise_minutes)
+        if when is None or now + EARLY >= when:
+            due.append(state.team_id)
+    return due
+
+
+def auto_sync_states(team_ids=None):
+    """The teams with Auto Sync on, a Sync Group and a connection (or those of `team_ids` among them), in three
+    queries. A run its worker interrupted is not a finish: the retry's end is."""
+    rows = (SyncSettings.select(SyncSettings.team, EntraConnection.method, SyncSettings.failure_count)
+            .join(EntraConnection, on=(EntraConnection.team == SyncSettings.team))
+            .where(SyncSettings.auto_sync & SyncSettings.group_id.is_null(False)))
+    if team_ids is not None:
+        rows = rows.where(SyncSettings.team.in_(team_ids))
+    rows = list(rows.tuples())
+    ids = [row[0] for row in rows]
+    if not ids:
+        return []
+    finished = dict(SyncRun.select(SyncRun.team, fn.MAX(SyncRun.finished_at))
+                    .where(SyncRun.team.in_(ids) & ~SyncRun.interrupted).group_by(SyncRun.team).tuples())
+    running = {row[0] for row in SyncRun.select(SyncRun.team).where(
+        SyncRun.team.in_(ids) & SyncRun.status.in_(("queued", "running"))).tuples()}
+    return [TeamState(team_id, method, team_id in running, finished.get(team_id), failures)
+            for team_id, method, failures in rows]

@@ -1,0 +1,95 @@
+"""What an operator looks at: /health for uptime checks, /metrics for Prometheus (behind METRICS_TOKEN), and the
+queue, worker and per-team facts the `flask status` command prints."""
+import hmac
+
+import redis
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from peewee import PeeweeException
+from rq import Queue, Worker
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from webapp import metrics
+from webapp.db import database
+from webapp.engine.runs import QUEUE
+from webapp.engine.schedule import auto_sync_states, next_due
+from webapp.models import SyncRun, SyncSettings, Team
+
+bp = Blueprint("operations", __name__)
+
+
+def _database_answers():
+    try:
+        with database.connection_context():
+            database.execute_sql("SELECT 1")
+    except PeeweeException:
+        return False
+    return True
+
+
+def _redis_answers():
+    try:
+        return bool(current_app.extensions["redis"].ping())
+    except redis.RedisError:
+        return False
+
+
+@bp.get("/health")
+def health():
+    """200 when the database and Redis both answer, else 503; names nothing but the two and their state."""
+    checks = {"database": _database_answers(), "redis": _redis_answers()}
+    body = {name: "ok" if answered else "unreachable" for name, answered in checks.items()}
+    return jsonify(status="ok" if all(checks.values()) else "unavailable", **body), 200 if all(checks.values()) else 503
+
+
+@bp.get("/metrics")
+def metrics_page():
+    """Prometheus text format, for a bearer of METRICS_TOKEN; without the setting there is no such page."""
+    token = current_app.config["METRICS_TOKEN"]
+    if not token:
+        abort(404)
+    offered = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return Response("A bearer token is needed.\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
+                        mimetype="text/plain")
+    connection = current_app.extensions["redis"]
+    queue = queue_overview(connection)
+    with database.connection_context():
+        active = {status: SyncRun.select().where(SyncRun.status == status).count() for status in ("queued", "running")}
+    gauges = {"entra_sync_queue_depth": ("Jobs waiting in the sync queue.", queue["waiting"]),
+              "entra_sync_workers": ("Workers registered with Redis.", len(queue["workers"])),
+              "entra_sync_runs_queued": ("Sync runs queued now.", active["queued"]),
+              "entra_sync_runs_running": ("Sync runs running now.", active["running"])}
+    return Response(metrics.exposition(connection, gauges), mimetype="text/plain; version=0.0.4")
+
+
+def queue_overview(connection):
+    """The sync queue: jobs waiting, started and failed (as RQ counts them), and each worker with its job."""
+    queue = Queue(QUEUE, connection=connection)
+    workers = [{"name": worker.name, "state": worker.get_state(),
+                "job": job.description if (job := worker.get_current_job()) else ""}
+               for worker in Worker.all(connection=connection)]
+    return {"waiting": queue.count, "started": StartedJobRegistry(queue=queue).count,
+            "failed": FailedJobRegistry(queue=queue).count, "workers": workers}
+
+
+def team_overview(config):
+    """Per team: its last ended run and result, when Auto Sync runs it next, and its failures in a row."""
+    states = {state.team_id: state for state in auto_sync_states()}
+    teams = []
+    for team in Team.select().order_by(Team.id):
+        last = (SyncRun.select().where((SyncRun.team == team.id) & SyncRun.finished_at.is_null(False))
+                .order_by(SyncRun.id.desc()).first())
+        settings = SyncSettings.get_or_none(SyncSettings.team == team.id)
+        state = states.get(team.id)
+        if state is None:
+            due = "Auto Sync off"
+        elif state.running:
+            due = "running now"
+        else:
+            when = next_due(state, config["OAUTH_SYNC_MINUTES"], config["ENTERPRISE_APP_SYNC_MINUTES"])
+            due = f"{when:%Y-%m-%d %H:%M} UTC" if when else "at the next tick"
+        result = "" if last is None else ("interrupted" if last.interrupted else last.status)
+        teams.append({"id": team.id, "name": team.name, "last_run": last.id if last else None, "result": result,
+                      "finished": f"{last.finished_at:%Y-%m-%d %H:%M} UTC" if last else "",
+                      "next_due": due, "failures": settings.failure_count if settings else 0})
+    return teams
