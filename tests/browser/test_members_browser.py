@@ -23,7 +23,7 @@ def test_leader_signs_in_searches_and_edits_a_member(page, live_server, team, le
     assert_accessible(page, "Members")
 
     page.get_by_role("searchbox", name="Search members").fill("Member 0000")
-    expect(page.get_by_text("10 members matching")).to_be_visible()
+    expect(page.locator("main").get_by_text("10 members matching")).to_be_visible()
     row = page.locator("tr", has_text="Member 00004")
     row.get_by_role("button", name="Edit").click()
     editing = page.locator("tr.editing")

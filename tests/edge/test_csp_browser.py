@@ -43,7 +43,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     page.get_by_role("link", name="Manage Team").click()
     expect(page.get_by_text("26 members")).to_be_visible()
     page.get_by_role("searchbox", name="Search members").fill("Member 0001")
-    expect(page.get_by_text("10 members matching")).to_be_visible()
+    expect(page.locator("main").get_by_text("10 members matching")).to_be_visible()
     page.locator("tr", has_text="Member 00012").get_by_role("button", name="Edit").click()
     expect(page.locator("tr.editing")).to_be_visible()
     check("members page")
@@ -73,7 +73,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     expect(page.get_by_role("option", name="Training")).to_be_visible()
     page.get_by_role("option", name="Training").click()
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
     settled(page)
     users = page.get_by_role("searchbox", name="Search users")
     users.fill("megan")
@@ -83,7 +83,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     expect(page.get_by_text("1 user selected")).to_be_visible(timeout=SLOW)
     settled(page)
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Saved")).to_be_visible(timeout=SLOW)
     check("Azure Entra Sync page")
 
     assert len(seen) == 6

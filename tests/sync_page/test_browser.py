@@ -60,7 +60,7 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     option.click()
     expect(page.get_by_text("All Users")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
     settled(page)
 
     search = page.get_by_role("searchbox", name="Search users")
@@ -87,7 +87,7 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     if database_url.startswith("sqlite"):
         screenshot("sync-users-selected")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Saved.")).to_be_visible(timeout=SLOW)
     assert_accessible(page, "settings saved")
 
     saved = SyncSettings.get(SyncSettings.team == team)
@@ -117,14 +117,14 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
     page.get_by_role("option", name="Sales Leadership").click()
     page.get_by_label("Allow Deletion").check()
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("3 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("3 in the group")).to_be_visible(timeout=SLOW)
     expect(page.get_by_text("not in the group: will be removed").first).to_be_visible(timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-enterprise-app-allow-deletion")
     settled(page)
     assert_accessible(page, "Sync Users with removals")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Saved.")).to_be_visible(timeout=SLOW)
     saved = SyncSettings.get(SyncSettings.team == team)
     assert (saved.group_name, saved.allow_deletion, saved.selected_user_ids) == ("Sales Leadership", True, None)
     assert connections.connection_of(team.id).method == "enterprise_app"

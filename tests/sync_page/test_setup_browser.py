@@ -38,7 +38,7 @@ def test_make_a_certificate_then_connect_with_a_secret_that_expires_soon(sync_pa
     assert connection.certificate_id is None and f"{connection.credential_expires_at:%Y-%m-%d}" == expires
 
     page.get_by_label("Email this team's leaders").uncheck()
-    expect(page.get_by_text("Email choice kept.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Email choice kept.")).to_be_visible(timeout=SLOW)
     expect(page.get_by_label("Email this team's leaders")).not_to_be_checked()
     assert_accessible(page, "the email choice kept")
     assert SyncSettings.get(SyncSettings.team == team).leader_emails is False
