@@ -86,8 +86,7 @@ function announce(text) {
 }
 
 document.addEventListener("htmx:afterSettle", function (event) {
-  var fresh = event.detail.target.isConnected ? event.detail.target : document.getElementById(event.detail.target.id);
-  var said = fresh ? fresh.querySelectorAll("[data-announce]") : [];
+  var said = event.target.querySelectorAll("[data-announce]");
   if (said.length) {
     announce(said[said.length - 1].textContent.replace(/\s+/g, " ").trim());
   }
@@ -115,4 +114,12 @@ document.addEventListener("htmx:afterSettle", function () {
     next.setAttribute("tabindex", "-1");
   }
   next.focus();
+});
+
+// Enter in a field of a member's edit row saves the row, as Enter in a form would (a table row cannot hold a form).
+document.addEventListener("keydown", function (event) {
+  if (event.key === "Enter" && event.target.matches("tr.editing input")) {
+    event.preventDefault();
+    event.target.closest("tr").querySelector("button.primary").click();
+  }
 });
