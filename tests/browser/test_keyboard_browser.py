@@ -1,4 +1,4 @@
-"""The whole guide by keyboard alone, in Chromium: key presses only (a confirm dialog is answered as a person would,
+"""The whole guide by keyboard alone, and the pages at 320 CSS pixels, in Chromium: key presses only (a confirm dialog is answered as a person would,
 with its OK), focus always visible and never lost when htmx swaps a fragment, the page's answers announced."""
 import pytest
 from playwright.sync_api import expect
@@ -7,8 +7,8 @@ from fake_entra import demo
 from tests.browser_fixtures import assert_accessible
 from tests.conftest import PASSWORD
 from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
-from tests.worker.conftest import kill_group, redis_connection, start_worker, worker_env  # noqa: F401
-from webapp.models import SyncSettings, User
+from tests.worker.conftest import connect, kill_group, redis_connection, start_worker, worker_env  # noqa: F401
+from webapp.models import SyncOutcome, SyncRun, SyncSettings, User, utcnow
 
 SLOW = 20_000  # ms: these steps go through fake_entra and a worker process on a shared machine
 TABS = 150  # more Tab presses than any page needs to reach a control
@@ -138,7 +138,9 @@ def test_the_whole_guide_by_keyboard_alone(app, page, live_server, entra, leader
     keys.press("Enter")
     announced(page, "Saved.")
     focus_is_visible(page, save)
-    assert SyncSettings.get(SyncSettings.team == team).allow_deletion is True
+    saved = SyncSettings.get(SyncSettings.team == team)
+    assert (saved.group_name, saved.allow_deletion, saved.selected_user_ids) == (
+        "Training", True, f'["{demo.user_id("Megan Bowen")}"]')
 
     # Sync, then follow the run in the panel: it waits for review; Confirm removals.
     loads = []
@@ -194,3 +196,24 @@ def test_the_whole_guide_by_keyboard_alone(app, page, live_server, entra, leader
     focus_is_visible(page, restore)
     assert_accessible(page, "a member removed, by keyboard")
     assert User.get(User.name == "Megan Bowen").team_id is None
+
+
+def test_the_pages_reflow_at_320_css_pixels(app, page, live_server, entra, leader, team):  # noqa: F811
+    """200 % zoom of a 640-pixel window: no page scrolls sideways, wide tables scroll in their own region."""
+    connect(app, team)
+    run = SyncRun.create(team=team, trigger="manual", status="succeeded", finished_at=utcnow(), added=1)
+    SyncOutcome.create(run=run, action="added", name="Member 00001", email="member1@example.com")
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(leader.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_title(f"Members · {team.name}")
+    for path, ready in [("members/", "26 members"), ("entra-sync/", "Sync runs"), ("runs/", "1 run"),
+                        (f"runs/{run.id}", "Member 00001"), ("members/removed", "Nobody was removed recently."),
+                        ("events/", "Security events")]:
+        page.goto(f"{live_server}/teams/{team.id}/{path}")
+        expect(page.locator("main").get_by_text(ready, exact=True).first).to_be_visible(timeout=SLOW)
+        settled(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, f"{path} scrolls sideways"
+        assert_accessible(page, f"{path} at 320 CSS pixels")

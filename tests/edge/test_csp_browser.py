@@ -4,6 +4,7 @@ through Microsoft's sign-in) run with no violation reported and nothing htmx wou
 from playwright.sync_api import expect
 
 from fake_entra import demo
+from tests.browser_fixtures import assert_accessible
 from tests.conftest import PASSWORD
 from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
 from tests.sync_page.test_browser import SLOW, settled
@@ -32,6 +33,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     def check(where):
         seen.append(where)
         assert refused(page) == [], where
+        assert_accessible(page, where)
 
     policy = page.goto(live_server + "/login").headers["content-security-policy"]
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy  # the pages below run under it
@@ -54,6 +56,8 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     expect(page.get_by_text("Signed in").first).to_be_visible()
     check("security events")
     page.goto(f"{live_server}/teams/{team.id}/runs/")
+    expect(page.get_by_text("1 run", exact=True)).to_be_visible()
+    assert_accessible(page, "sync history")
     page.goto(f"{live_server}/teams/{team.id}/runs/{run.id}")
     expect(page.get_by_text("Member 00001")).to_be_visible()
     check("run history")

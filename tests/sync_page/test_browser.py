@@ -129,8 +129,13 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
     assert (saved.group_name, saved.allow_deletion, saved.selected_user_ids) == ("Sales Leadership", True, None)
     assert connections.connection_of(team.id).method == "enterprise_app"
 
+    loads = []
+    page.on("load", lambda _: loads.append(page.url))
     page.get_by_role("button", name="Sync", exact=True).click()
     expect(page.get_by_text("Sync started: its progress is shown below.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("#sync-runs")).to_contain_text("Sync queued")
+    expect(page.locator("#announcer")).to_have_text("Sync queued")
+    assert loads == []  # the settings and the runs panel were swapped in: no page load
     assert_accessible(page, "sync started")
     assert SyncRun.get(SyncRun.team == team).status == "queued"
 
