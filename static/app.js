@@ -86,7 +86,7 @@ function announce(text) {
 }
 
 document.addEventListener("htmx:afterSettle", function (event) {
-  var said = event.target.querySelectorAll("[data-announce]");
+  var said = event.target.querySelectorAll ? event.target.querySelectorAll("[data-announce]") : [];
   if (said.length) {
     announce(said[said.length - 1].textContent.replace(/\s+/g, " ").trim());
   }
