@@ -55,3 +55,16 @@ def screenshot(page, tmp_path):
         os.makedirs(folder, exist_ok=True)
         page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
     return take
+
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def assert_accessible(page, where):
+    """No axe-core violation of the WCAG 2.2 A and AA rules on the page as it stands now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]})
+    found = [f"{rule['id']} ({rule['help']}): " + ", ".join(" ".join(node["target"]) for node in rule["nodes"])
+             for rule in results.response["violations"]]
+    assert not found, f"{where}: " + "; ".join(found)

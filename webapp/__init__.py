@@ -10,7 +10,7 @@ from htmx_flask import Htmx
 from werkzeug.exceptions import ServiceUnavailable
 
 from webapp import config as settings
-from webapp import db, edge, embedded_redis, logs, request_checks, request_log
+from webapp import db, edge, embedded_redis, logs, request_checks, request_log, templating
 from webapp.crypto import SecretBox, development_key
 
 login_manager = LoginManager()
@@ -55,6 +55,7 @@ def create_app(overrides=None):
     csrf.init_app(app)
     htmx.init_app(app)
     request_checks.init_app(app)
+    templating.init_app(app)
 
     from webapp import auth, events, members, operations, runs, sync, teams
     from webapp.auth.limits import init_limiter

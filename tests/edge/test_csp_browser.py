@@ -4,6 +4,7 @@ through Microsoft's sign-in) run with no violation reported and nothing htmx wou
 from playwright.sync_api import expect
 
 from fake_entra import demo
+from tests.browser_fixtures import assert_accessible
 from tests.conftest import PASSWORD
 from tests.sync_page.conftest import entra  # noqa: F401 (the app pointed at fake_entra)
 from tests.sync_page.test_browser import SLOW, settled
@@ -32,6 +33,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     def check(where):
         seen.append(where)
         assert refused(page) == [], where
+        assert_accessible(page, where)
 
     policy = page.goto(live_server + "/login").headers["content-security-policy"]
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy  # the pages below run under it
@@ -43,7 +45,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     page.get_by_role("link", name="Manage Team").click()
     expect(page.get_by_text("26 members")).to_be_visible()
     page.get_by_role("searchbox", name="Search members").fill("Member 0001")
-    expect(page.get_by_text("10 members matching")).to_be_visible()
+    expect(page.locator("main").get_by_text("10 members matching")).to_be_visible()
     page.locator("tr", has_text="Member 00012").get_by_role("button", name="Edit").click()
     expect(page.locator("tr.editing")).to_be_visible()
     check("members page")
@@ -54,6 +56,8 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     expect(page.get_by_text("Signed in").first).to_be_visible()
     check("security events")
     page.goto(f"{live_server}/teams/{team.id}/runs/")
+    expect(page.get_by_text("1 run", exact=True)).to_be_visible()
+    assert_accessible(page, "sync history")
     page.goto(f"{live_server}/teams/{team.id}/runs/{run.id}")
     expect(page.get_by_text("Member 00001")).to_be_visible()
     check("run history")
@@ -73,7 +77,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     expect(page.get_by_role("option", name="Training")).to_be_visible()
     page.get_by_role("option", name="Training").click()
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
     settled(page)
     users = page.get_by_role("searchbox", name="Search users")
     users.fill("megan")
@@ -83,7 +87,7 @@ def test_no_page_reports_a_content_security_policy_violation(page, live_server, 
     expect(page.get_by_text("1 user selected")).to_be_visible(timeout=SLOW)
     settled(page)
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Saved")).to_be_visible(timeout=SLOW)
     check("Azure Entra Sync page")
 
     assert len(seen) == 6

@@ -3,6 +3,7 @@ Try again loads the groups once Microsoft answers."""
 from playwright.sync_api import expect
 
 from fake_entra import demo
+from tests.browser_fixtures import assert_accessible
 from tests.conftest import PASSWORD
 from webapp import connections
 
@@ -22,6 +23,8 @@ def test_the_group_list_says_microsoft_is_slow_and_try_again_loads_it(app, page,
     page.goto(f"{live_server}/teams/{team.id}/entra-sync/")
     expect(page.get_by_role("alert")).to_contain_text("Microsoft is slow to answer right now",
                                                       timeout=(WEB_TIMEOUT + 3) * 1000)
+    assert_accessible(page, "Microsoft is slow")
     entra.control.clear_faults()
     page.get_by_role("button", name="Try again").click()
     expect(page.get_by_role("option", name="Training")).to_be_visible(timeout=10_000)
+    assert_accessible(page, "the groups after Try again")

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from fake_entra import demo
+from tests.browser_fixtures import assert_accessible
 from tests.conftest import PASSWORD
 from webapp import connections
 from webapp.models import SyncRun, SyncSettings, Team, User
@@ -30,6 +31,8 @@ def sync_page(page, live_server, entra, leader, team):
     page.get_by_role("link", name="Manage Team").click()
     page.get_by_role("link", name="Azure Entra Sync").click()
     expect(page.get_by_role("heading", name="Microsoft 365 tenant")).to_be_visible(timeout=SLOW)
+    settled(page)
+    assert_accessible(page, "Azure Entra Sync, not connected")
     return page
 
 
@@ -45,16 +48,19 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     page.get_by_role("button", name="Accept").click()
     expect(page.get_by_text(f"Connected to {demo.TENANT_DOMAIN}")).to_be_visible(timeout=SLOW)
     expect(page.locator(".big-check")).to_have_text("✓")
+    settled(page)
+    assert_accessible(page, "Azure Entra Sync, connected")
 
     page.get_by_role("combobox").press_sequentially("trai", delay=40)
     option = page.get_by_role("option", name="Training")
     expect(page.get_by_role("option")).to_have_count(1, timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-connected-group-search")
+    assert_accessible(page, "Sync Group options")
     option.click()
     expect(page.get_by_text("All Users")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("22 in the group")).to_be_visible(timeout=SLOW)
     settled(page)
 
     search = page.get_by_role("searchbox", name="Search users")
@@ -73,13 +79,16 @@ def test_connect_oauth_choose_group_select_two_users_and_save(sync_page, screens
     expect(page.get_by_label("Select Megan Bowen")).to_be_checked()
     expect(page.get_by_label("Select Jane Doe")).to_be_checked()
     expect(page.get_by_label("Select Kofi Mensah")).not_to_be_checked()
+    settled(page)
+    assert_accessible(page, "Sync Users open, two selected")
     expect(page.locator("tr", has_text="Rita Moreno")).to_contain_text("in another team", timeout=SLOW)
     expect(page.locator("tr", has_text="Quentin Blake").locator(".red-x")).to_be_visible(timeout=SLOW)
     page.get_by_label("Synchronize users with this group daily").check()
     if database_url.startswith("sqlite"):
         screenshot("sync-users-selected")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Saved.")).to_be_visible(timeout=SLOW)
+    assert_accessible(page, "settings saved")
 
     saved = SyncSettings.get(SyncSettings.team == team)
     assert (saved.group_name, saved.auto_sync, saved.allow_deletion) == ("Training", True, False)
@@ -98,6 +107,7 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
         "The client secret is wrong. Paste the secret's Value, not its Secret ID.", timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-enterprise-app-wrong-secret")
+    assert_accessible(page, "Enterprise App with a wrong secret")
     assert connections.connection_of(team.id) is None
 
     page.get_by_label("Client Secret").fill(demo.ENTERPRISE_APP_SECRET)
@@ -107,18 +117,26 @@ def test_enterprise_app_with_a_wrong_secret_then_the_right_one(sync_page, screen
     page.get_by_role("option", name="Sales Leadership").click()
     page.get_by_label("Allow Deletion").check()
     page.get_by_role("button", name="Show users and their sync status").click()
-    expect(page.get_by_text("3 in the group")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("3 in the group")).to_be_visible(timeout=SLOW)
     expect(page.get_by_text("not in the group: will be removed").first).to_be_visible(timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-enterprise-app-allow-deletion")
+    settled(page)
+    assert_accessible(page, "Sync Users with removals")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("main").get_by_text("Saved.")).to_be_visible(timeout=SLOW)
     saved = SyncSettings.get(SyncSettings.team == team)
     assert (saved.group_name, saved.allow_deletion, saved.selected_user_ids) == ("Sales Leadership", True, None)
     assert connections.connection_of(team.id).method == "enterprise_app"
 
+    loads = []
+    page.on("load", lambda _: loads.append(page.url))
     page.get_by_role("button", name="Sync", exact=True).click()
     expect(page.get_by_text("Sync started: its progress is shown below.")).to_be_visible(timeout=SLOW)
+    expect(page.locator("#sync-runs")).to_contain_text("Sync queued")
+    expect(page.locator("#announcer")).to_have_text("Sync queued")
+    assert loads == []  # the settings and the runs panel were swapped in: no page load
+    assert_accessible(page, "sync started")
     assert SyncRun.get(SyncRun.team == team).status == "queued"
 
 
@@ -133,4 +151,5 @@ def test_refused_consent_ends_on_the_page_in_red(sync_page, screenshot, team, da
     expect(page.get_by_role("button", name="Connect Microsoft OAuth")).to_be_visible(timeout=SLOW)
     if database_url.startswith("sqlite"):
         screenshot("sync-oauth-consent-refused")
+    assert_accessible(page, "consent refused")
     assert connections.connection_of(team.id) is None

@@ -67,16 +67,17 @@ def test_save_without_a_connection_says_connect_first(entra, signed_in, team):
 
 def test_sync_saves_then_queues_one_run(connected, signed_in, team, app):
     response = signed_in.post(page_url(team, "sync"), headers=HTMX, data=form())
-    assert response.headers["HX-Redirect"] == page_url(team)
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "sync-started"
     assert SyncSettings.get(SyncSettings.team == team).group_id == TRAINING
     run = SyncRun.get(SyncRun.team == team)
     assert (run.trigger, run.status, run.group_id) == ("manual", "queued", TRAINING)
     assert Queue("sync", connection=app.extensions["redis"]).job_ids == [run.job_id]
-    page = signed_in.get(page_url(team)).get_data(as_text=True)
-    assert "Sync started" in page
-    signed_in.post(page_url(team, "sync"), headers=HTMX, data=form())
+    fragments = response.get_data(as_text=True)
+    assert 'id="sync-settings"' in fragments and 'id="sync-runs"' in fragments and 'hx-swap-oob="true"' in fragments
+    assert "Sync started: its progress is shown below." in fragments and "Sync queued" in fragments
+    again = signed_in.post(page_url(team, "sync"), headers=HTMX, data=form())
     assert SyncRun.select().where(SyncRun.team == team).count() == 1
-    assert "A sync is already running" in signed_in.get(page_url(team)).get_data(as_text=True)
+    assert "A sync is already running" in again.get_data(as_text=True)
 
 
 def test_sync_needs_a_group(connected, signed_in, team):

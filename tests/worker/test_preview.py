@@ -72,4 +72,5 @@ def test_sync_with_changed_settings_previews_then_confirms_into_a_run(app, signe
     response = signed_in.post(f"/teams/{team.id}/entra-sync/sync", headers=HTMX,
                               data={"group_id": ENGINEERING, "group_name": "Engineering", "preview": "1",
                                     "confirmed": "1"})
-    assert response.status_code == 204 and SyncRun.select().count() == 1
+    assert response.headers["HX-Trigger"] == "sync-started" and SyncRun.select().count() == 1
+    assert "Sync started: its progress is shown below." in response.get_data(as_text=True)

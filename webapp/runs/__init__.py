@@ -22,8 +22,7 @@ bp = Blueprint("runs", __name__, url_prefix="/teams/<id:team_id>/runs")
 @bp.app_context_processor
 def _labels():
     return {"run_status_labels": queries.STATUS_LABELS, "run_trigger_labels": queries.TRIGGER_LABELS,
-            "run_mode_labels": queries.MODE_LABELS, "outcome_labels": queries.ACTION_LABELS,
-            "runs_panel_state": panel_state}
+            "run_mode_labels": queries.MODE_LABELS, "outcome_labels": queries.ACTION_LABELS}
 
 
 def panel_state(team_id: int) -> dict:

@@ -11,6 +11,7 @@ from webapp.events import record_event
 from webapp.events.settings import settings_change
 from webapp.microsoft import MicrosoftError
 from webapp.models import SyncSettings, utcnow
+from webapp.runs import panel_state
 from webapp.sync import PAGE, bp
 from webapp.sync.context import (credential_context, enterprise_fields, graph_client, microsoft_problem, posted_form,
                                  saved_form, settings_of)
@@ -27,7 +28,7 @@ def render_page(team, **context):
     context.setdefault("fields", enterprise_fields(connection))
     context.setdefault("ea_errors", {})
     context.update(credential_context(team, connection, context.get("credential")))
-    return render_template("sync/index.html", team=team, connection=connection,
+    return render_template("sync/index.html", team=team, connection=connection, panel=panel_state(team.id),
                            oauth_message=session.pop(OAUTH_MESSAGE, None), **context)
 
 
@@ -125,10 +126,15 @@ def sync_now(team):
     running = active_run(team.id)
     run = start_sync(team.id, "manual", current_app.extensions["redis"])
     if running is not None and run.id == running.id:
-        flash("A sync is already running for this team: its progress is shown below.")
+        notice = "A sync is already running for this team: its progress is shown below."
     else:
-        flash("Sync started: its progress is shown below.")
-    return _back_to_page(team)
+        notice = "Sync started: its progress is shown below."
+    if not htmx_request.htmx:
+        flash(notice)
+        return _back_to_page(team)
+    settings, status = _settings_fragment(team, saved_form(settings_of(team)))
+    panel = render_template("runs/_panel.html", team=team, panel=panel_state(team.id), notice=notice, oob=True)
+    return settings + panel, status, {"HX-Trigger": "sync-started"}
 
 
 @bp.post(PAGE + "/disconnect")
