@@ -34,7 +34,8 @@ def test_the_runs_panel_recovers_after_the_web_restarts_mid_run(app, page, conne
 
         web.terminate()
         web.wait(timeout=10)
-        expect(panel.get_by_role("status")).to_contain_text("Cannot reach the server, trying again", timeout=10_000)
+        expect(panel).to_contain_text("Cannot reach the server, trying again", timeout=10_000)
+        expect(page.locator("#announcer")).to_have_text("Cannot reach the server, trying again…")
         wait_for(lambda: run_of(run.id).status == "succeeded", timeout=30)
         page.wait_for_timeout(3_000)  # a few polls fail meanwhile: the back-off grows
 
