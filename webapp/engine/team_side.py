@@ -43,10 +43,11 @@ def _outside(team_id):
     return User.team.is_null() | (User.team != team_id)
 
 
-def load_others(team_id, tenant_id, entra_users, members):
-    """Users outside the team matching the group by object id or email. When fewer users are outside the team
+def load_others(team_id, tenant_id, entra_users, members=(), side=None):
+    """Users outside the team matching the group by object id or email, besides those `side` (a TeamSide of the
+    members and users already found, else built from `members`) holds. When fewer users are outside the team
     than in the group (a first import) they are read at once and picked from; otherwise looked up."""
-    side = TeamSide(members, tenant_id)
+    side = side if side is not None else TeamSide(members, tenant_id)
     outside = _users(User.select(*FIELDS).where(_outside(team_id)).limit(len(entra_users) + 1))
 
     def lookup(object_ids=(), emails=()):
