@@ -187,7 +187,8 @@ class TeamSync:
     def apply(self, plan, writer=None):
         """Write the plan (the last part of one, when `writer` wrote the others) and move the team's membership
         version on (saved states expect that one step)."""
-        self.progress("Applying the changes")
+        if plan.outcomes or plan.updates:
+            self.progress("Applying the changes")
         if plan.review_reason:
             SyncRun.update(notice=plan.review_reason).where(SyncRun.id == self.run_id).execute()
         writer = writer or self.writer()
