@@ -17,7 +17,7 @@ from webapp.engine.apply import PlanWriter
 from webapp.engine.read_ahead import ReadAhead
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      Reconciler, RemovalScope, SyncRules, digest_lines, fingerprint_line, reconcile)
-from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others
+from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others, load_outside
 from webapp.microsoft import DeltaExpired, MembershipMismatch, PermissionDenied, to_entra_user
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
@@ -206,16 +206,16 @@ class TeamSync:
         tracking = self.start_tracking(group_id)
         members = load_members(self.team_id)
         reconciler = Reconciler(members, load_leader_ids(self.team_id), self.rules())
-        writer, read = self.writer(), GroupRead(tracking, group_id)
+        writer, read, outside = self.writer(), GroupRead(tracking, group_id), load_outside(self.team_id)
         for page in ReadAhead(self.graph.iter_group_user_pages(group_id)):
             users = read.keep(to_entra_user(user) for user in page)
             self.progress(f"Read {read.listed:,} users of the Sync Group")
-            self.write_part(reconciler, writer, users, read)
+            self.write_part(reconciler, writer, users, read, outside)
         joined = read.settle()
         if joined:
             self.progress("Reading the users who joined while the group was read")
             fresh = [to_entra_user(user) for user in self.graph.get_users(joined)]
-            self.write_part(reconciler, writer, read.keep(fresh, joined=True), read)
+            self.write_part(reconciler, writer, read.keep(fresh, joined=True), read, outside)
         group_fingerprint = read.fingerprint()
         SyncRun.update(group_id=group_id, group_fingerprint=group_fingerprint,
                        graph_requests=self.graph.request_count).where(SyncRun.id == self.run_id).execute()
@@ -233,9 +233,9 @@ class TeamSync:
                                        sorted(read.ids), holders, read.rechecked)
         return plan, counts
 
-    def write_part(self, reconciler, writer, users, read):
+    def write_part(self, reconciler, writer, users, read, outside):
         """Plan and write one part of the group: creates, adds, updates and skips; never a removal."""
-        others = load_others(self.team_id, self.connection.tenant_id, users, side=reconciler.side)
+        others = load_others(self.team_id, self.connection.tenant_id, users, side=reconciler.side, outside=outside)
         reconciler.read(users, others)
         part = reconciler.take()
         read.rechecked.extend(rechecked(part, {user.object_id: user for user in users}))
