@@ -3,34 +3,53 @@ import argparse
 import datetime as dt
 import os
 import platform
+import sqlite3
 import tempfile
 from pathlib import Path
+
+import psycopg2
 
 from bench import scenarios
 from bench.floors import list_member_ids
 from bench.report import render, write_json
-from bench.stage import stage
+from bench.stage import POSTGRES_URL, stage
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTO_TEAMS, AUTO_MEMBERS = 200, 500
 
 
-def run_sizes(bench, kind, sizes, groups, rows, log):
+# The latency model: Microsoft answers a 999-user page in hundreds of milliseconds (fake_entra alone in about 10).
+LATENCY_REQUEST, LATENCY_PER_OBJECT = 0.1, 0.0002
+
+
+def run_sizes(bench, kind, sizes, groups, rows, log, latency=False):
+    """Scenarios 1-3 for each size (and, without the latency model, the lists), on an emptied database."""
+    control = bench.fake.control
     for size in sizes:
         group_id, member_ids = groups[size]
         bench.empty_database()
         team = scenarios.make_team(bench, f"Bench {size}", group_id)
-        log(f"{kind} {size}: first sync")
-        rows.append(scenarios.first_sync(bench, kind, size, team, group_id))
-        log(f"{kind} {size}: second sync, no change")
-        rows.append(scenarios.second_sync(bench, kind, size, team, group_id, "2 no change"))
-        groups[size] = (group_id, scenarios.change_one_percent(bench, group_id, member_ids, size, len(rows)))
-        log(f"{kind} {size}: second sync after a 1 % change")
-        rows.append(scenarios.second_sync(bench, kind, size, team, group_id, "3 1 % changed"))
-        log(f"{kind} {size}: Sync Users list")
+        label = f"{kind} {size}{' (latency model)' if latency else ''}"
+        if latency:
+            control.set_latency(LATENCY_REQUEST, LATENCY_PER_OBJECT)
+            control.set_throttling()
+        try:
+            log(f"{label}: first sync")
+            rows.append(scenarios.first_sync(bench, kind, size, team, group_id, latency))
+            log(f"{label}: second sync, no change")
+            rows.append(scenarios.second_sync(bench, kind, size, team, group_id, "2 no change", latency))
+            groups[size] = (group_id, scenarios.change_one_percent(bench, group_id, member_ids, size, len(rows)))
+            log(f"{label}: second sync after a 1 % change")
+            rows.append(scenarios.second_sync(bench, kind, size, team, group_id, "3 1 % changed", latency))
+        finally:
+            control.set_latency(0, 0)
+            control.set_throttling(enabled=False)
+        if latency:
+            continue
+        log(f"{label}: Sync Users list")
         rows.extend(scenarios.sync_users_list(bench, kind, size, team, group_id))
         if size >= 100_000:
-            log(f"{kind} {size}: Members page")
+            log(f"{label}: Members page")
             rows.extend(scenarios.members_search(bench, kind, size, team))
 
 
@@ -39,6 +58,9 @@ def main():
     parser.add_argument("--sizes", default="1000,10000,100000", help="group sizes, comma separated")
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite and/or postgresql")
     parser.add_argument("--auto-teams", type=int, default=AUTO_TEAMS, help="teams in the scheduler round")
+    parser.add_argument("--latency", default="off,on", help="the sync scenarios without (off) and/or with (on) "
+                                                            "fake_entra's latency model and throttling")
+    parser.add_argument("--note", default="", help="a line saying how the machine was used meanwhile")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     os.environ["ENTRA_SYNC_ENV"] = "development"  # its processes run on the bench's own keys and services
@@ -55,10 +77,28 @@ def main():
     finally:
         print()
         print(render(rows))
-        meta = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "machine": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()}
-        write_json(Path(args.out), rows, meta)
+        write_json(Path(args.out), rows, machine(args.note))
         print(f"\nWritten to {args.out}")
+
+
+def machine(note):
+    """What the numbers ran on."""
+    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.processor())
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemTotal:"))
+    try:
+        admin = psycopg2.connect(POSTGRES_URL, connect_timeout=3)
+        with admin.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            postgresql = cursor.fetchone()[0]
+        admin.close()
+    except psycopg2.Error:
+        postgresql = None
+    return {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
+            "cpus": os.cpu_count(), "cpu_model": cpu_model, "memory_gb": round(memory_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "postgresql": postgresql,
+            "load": " ".join(f"{value:.2f}" for value in os.getloadavg()), "note": note}
 
 
 def run_all(args, sizes, kinds, users, rows, log):
@@ -74,7 +114,8 @@ def run_all(args, sizes, kinds, users, rows, log):
         for kind in kinds:
             bench.use_database(kind)
             os.environ.update(bench.environment())
-            run_sizes(bench, kind, sizes, groups, rows, log)
+            for mode in args.latency.split(","):
+                run_sizes(bench, kind, sizes, groups, rows, log, latency=mode == "on")
             bench.empty_database()
             log(f"{kind}: scheduler round of {args.auto_teams} teams")
             if auto_groups:

@@ -4,7 +4,7 @@ import statistics
 import time
 from collections import Counter
 
-from bench.floors import fetch_floor, write_floor
+from bench.floors import fetch_floor, raw_write_floor, write_floor
 from bench.stage import peak_rss_mb
 from webapp.accounts import make_leader
 from webapp.connections import save_enterprise_app
@@ -54,26 +54,33 @@ def counts(run):
             f"other {run.skipped_other_team} off {run.skipped_disabled}")
 
 
-def sync_row(scenario, kind, size, elapsed, floor, run, rss, extra=""):
-    return {"scenario": scenario, "database": kind, "size": size, "seconds": round(elapsed, 3),
-            "floor_seconds": round(floor, 3), "ratio": round(elapsed / floor, 2) if floor else None,
+def sync_row(scenario, kind, size, elapsed, floor, run, rss, extra="", latency=False):
+    return {"scenario": scenario, "database": kind, "size": size, "latency": "on" if latency else "off",
+            "seconds": round(elapsed, 3), "floor_seconds": round(floor, 3),
+            "ratio": round(elapsed / floor, 2) if floor else None,
             "graph_requests": run.graph_requests, "peak_rss_mb": round(rss, 1) if rss else None,
             "notes": (f"{run.mode}: " + counts(run) + (" " + extra if extra else "")).strip()}
 
 
-def first_sync(stage, kind, size, team, group_id):
-    """Scenario 1: first sync into an empty team, against fetch floor + write floor."""
+def first_sync(stage, kind, size, team, group_id, latency=False):
+    """Scenario 1: first sync into an empty team, against the fetch floor plus the raw write floor (the
+    database's bulk path); the project's own write floor (its insert_many into its own tables) beside it."""
     _, fetch_seconds, fetch_requests = fetch_floor(stage.fake, stage.tenant, group_id)
-    write_seconds = write_floor(size)
+    raw_seconds = raw_write_floor(size)
+    own_seconds = write_floor(size)
     stage.fake.control.reset_counts()
     with stage.worker() as pid:
         elapsed, run = timed_sync(stage, team)
         rss = peak_rss_mb(pid)
     members = member_requests(stage.fake.control.counts())
-    row = sync_row("1 first sync", kind, size, elapsed, fetch_seconds + write_seconds, run, rss,
-                   f"(fetch floor {fetch_seconds:.2f} s/{fetch_requests} req, write floor {write_seconds:.2f} s; "
-                   f"{members} member requests, {run.graph_requests - members} to follow changes)")
-    row["member_requests"] = members
+    row = sync_row("1 first sync", kind, size, elapsed, fetch_seconds + raw_seconds, run, rss,
+                   f"(fetch floor {fetch_seconds:.2f} s/{fetch_requests} req, raw write floor {raw_seconds:.2f} s, "
+                   f"own write floor {own_seconds:.2f} s; {members} member requests, "
+                   f"{run.graph_requests - members} to follow changes)", latency)
+    own_floor = fetch_seconds + own_seconds
+    row.update(member_requests=members, fetch_floor_seconds=round(fetch_seconds, 3),
+               raw_write_floor_seconds=round(raw_seconds, 3), own_floor_seconds=round(own_floor, 3),
+               own_ratio=round(elapsed / own_floor, 2), fetch_ratio=round(elapsed / fetch_seconds, 2))
     return row
 
 
@@ -83,13 +90,13 @@ def member_requests(counts):
                if endpoint.startswith("GET /groups/") and endpoint.endswith("/microsoft.graph.user"))
 
 
-def second_sync(stage, kind, size, team, group_id, scenario):
+def second_sync(stage, kind, size, team, group_id, scenario, latency=False):
     """Scenarios 2 and 3: a later sync, against the fetch floor."""
     _, fetch_seconds, _ = fetch_floor(stage.fake, stage.tenant, group_id)
     with stage.worker() as pid:
         elapsed, run = timed_sync(stage, team)
         rss = peak_rss_mb(pid)
-    return sync_row(scenario, kind, size, elapsed, fetch_seconds, run, rss)
+    return sync_row(scenario, kind, size, elapsed, fetch_seconds, run, rss, latency=latency)
 
 
 def change_one_percent(stage, group_id, member_ids, size, round_number):

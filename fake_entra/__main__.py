@@ -23,7 +23,8 @@ or verify=PATH. MSAL and the Graph SDKs accept only https authorities.
 
 Faults and test state (not Microsoft's surface) are driven over HTTP under /_fake/: POST /_fake/faults
 {status, retry_after, delay, count, path, method, page, truncate, count_offset} arms errors, slowness or
-short listings; POST /_fake/throttling {enabled, limit, window} turns on Graph's resource-unit budget;
+short listings; POST /_fake/throttling {enabled, limit, window} turns on Graph's resource-unit budgets;
+POST /_fake/latency {request, per_object} sets how long Graph answers take;
 POST /_fake/token-lifetime {access, refresh, code} shortens token lifetimes; POST /_fake/tenants/{t}/delta/expire
 expires delta links; POST /_fake/reset restores the initial state. fake_entra/README.md lists them all.
 """
@@ -43,6 +44,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index-lag", type=float, default=0.0, metavar="SECONDS",
                         help="advanced queries (ConsistencyLevel: eventual member reads, $search) see group "
                              "membership as it was this many seconds ago, like Graph's index; delta stays current")
+    parser.add_argument("--latency", type=float, default=float(os.environ.get("FAKE_ENTRA_LATENCY", 0)),
+                        metavar="SECONDS", help="every Graph answer waits this long (Microsoft's round trip and "
+                                                "service time; env FAKE_ENTRA_LATENCY)")
+    parser.add_argument("--latency-per-object", type=float,
+                        default=float(os.environ.get("FAKE_ENTRA_LATENCY_PER_OBJECT", 0)), metavar="SECONDS",
+                        help="and this long more for each object it returns (env FAKE_ENTRA_LATENCY_PER_OBJECT)")
+    parser.add_argument("--throttling", action="store_true",
+                        default=os.environ.get("FAKE_ENTRA_THROTTLING", "") == "1",
+                        help="enforce Graph's resource-unit budgets from the start (env FAKE_ENTRA_THROTTLING=1)")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a generated certificate (see below)")
     parser.add_argument("--tls-dir", help="where --tls writes its CA, certificate and key (default: a new "
                                           "temporary directory)")
@@ -63,7 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     if not 0 <= options.index_lag <= 3600:
         parser.error("--index-lag must be between 0 and 3600 seconds")
-    emulator = Emulator(generate_args, data, options.index_lag)
+    if not (0 <= options.latency <= 60 and 0 <= options.latency_per_object <= 1):
+        parser.error("--latency must be between 0 and 60 seconds, --latency-per-object between 0 and 1")
+    emulator = Emulator(generate_args, data, options.index_lag, (options.latency, options.latency_per_object),
+                        options.throttling)
     context = None
     if options.tls:
         tls_dir = Path(options.tls_dir or tempfile.mkdtemp(prefix="fake-entra-tls-"))

@@ -28,6 +28,7 @@ RULES = Map([
     Rule("/_fake/token-lifetime", endpoint="token_lifetime", methods=["POST"]),
     Rule("/_fake/throttling", endpoint="throttling", methods=["POST"]),
     Rule("/_fake/index-lag", endpoint="index_lag", methods=["POST"]),
+    Rule("/_fake/latency", endpoint="latency", methods=["POST"]),
     Rule("/_fake/refresh-tokens/revoke", endpoint="revoke_refresh_tokens", methods=["POST"]),
     Rule("/_fake/tenants", endpoint="list_tenants", methods=["GET"]),
     Rule("/_fake/tenants", endpoint="create_tenant", methods=["POST"]),
@@ -127,9 +128,13 @@ class Control:
         return {"access": lifetimes.access, "refresh": lifetimes.refresh, "code": lifetimes.code}
 
     def throttling(self, data):
-        """Turn Graph's resource-unit budget on or off: {enabled, limit, window}."""
+        """Turn Graph's resource-unit budgets on or off: {enabled, limit, window, app_limit}."""
         return self.emulator.throttle.configure(bool(data.get("enabled", True)), data.get("limit"),
-                                                float(data.get("window", 10.0)))
+                                                float(data.get("window", 10.0)), data.get("app_limit"))
+
+    def latency(self, data):
+        """Set how long Graph answers take: {request, per_object} seconds (zeros: at once) until the next reset."""
+        return self.emulator.latency.configure(float(data.get("request", 0)), float(data.get("per_object", 0)))
 
     def index_lag(self, data):
         """Make advanced queries see membership {seconds} ago (0: current) until the next reset."""

@@ -310,7 +310,9 @@ ROUTES = {
 # Resource units per request (Microsoft's identity and access throttling limits), before the $select/$top
 # adjustments.
 COSTS = {"/users": 2, "/groups/{id}/members": 3, "/groups/{id}/members/microsoft.graph.user": 3,
-         "/groups/{id}/transitiveMembers": 5, "/groups/{id}/transitiveMembers/microsoft.graph.user": 5}
+         "/groups/{id}/transitiveMembers": 5, "/groups/{id}/transitiveMembers/microsoft.graph.user": 5,
+         "/groups/{id}/transitiveMembers/microsoft.graph.group": 5, "/groups/{id}/members/microsoft.graph.group": 3,
+         "/users/{id}/memberOf": 2, "/users/{id}/memberOf/microsoft.graph.group": 2}
 
 
 def resource_units(route: str, request: Request) -> int:

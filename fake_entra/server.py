@@ -24,6 +24,7 @@ from fake_entra.generate import generate_tenant
 from fake_entra.identity import (
     GRAPH_APP_ID, SPECIAL_TENANTS, TokenEndpoint, TokenError, discovery, instance_discovery, tenant_name_valid, token_error_response,
 )
+from fake_entra.latency import Latency
 from fake_entra.odata import Cursors, GraphError, error_response, eventual, page_number
 from fake_entra.pages import error_page
 from fake_entra.throttle import Throttle
@@ -96,12 +97,17 @@ def graph_route(path: str) -> tuple[str, list[str], bool]:
 class Emulator:
     """State of one fake Microsoft: directory, tokens, faults, counts and paging snapshots."""
 
-    def __init__(self, generate_args: dict | None = None, data: dict | None = None, index_lag: float = 0.0):
+    def __init__(self, generate_args: dict | None = None, data: dict | None = None, index_lag: float = 0.0,
+                 latency: tuple[float, float] = (0.0, 0.0), throttling: bool = False):
         self.generate_args, self.data, self.index_lag = generate_args, data, index_lag
+        self.start_latency, self.start_throttling = latency, throttling
         self.tokens = TokenService()
         self.faults = FaultBook()
         self.cursors = Cursors()
         self.throttle = Throttle()
+        self.throttle.configure(throttling)
+        self.latency = Latency()
+        self.latency.configure(*latency)
         self.authorizer = Authorizer(self)
         self.devices = DeviceFlows(self)
         self.control = Control(self)
@@ -134,7 +140,8 @@ class Emulator:
             self.faults.clear_faults()
             self.faults.clear_counts()
             self.cursors.clear()
-            self.throttle.configure(False)
+            self.throttle.configure(self.start_throttling)
+            self.latency.configure(*self.start_latency)
             self.authorizer.clear()
             self.devices.clear()
             self.directory.set_index_lag(self.index_lag)
@@ -260,10 +267,9 @@ class Emulator:
             if tenant is None:
                 return self.unauthorized(request, authority, "Access token validation failure. Invalid tenant.")
             units = graph.resource_units(route, request)
-            wait, used = self.throttle.charge(claims.get("appid", ""), tenant.id, len(tenant.users), units)
-            if wait is not None:
-                return error_response(request, 429, "TooManyRequests", "Too many requests: retry later.",
-                                      {"Retry-After": retry_after_header(wait)})
+            verdict = self.throttle.charge(claims.get("appid", ""), tenant.id, len(tenant.users), units)
+            if verdict.wait is not None:
+                return throttled_response(request, verdict, claims.get("appid", ""), tenant.id)
             permissions = set(claims.get("scp", "").split()) | set(claims.get("roles", []))
             call = graph.Call(request, tenant, claims, permissions, f"{authority}/v1.0", self.cursors,
                               self.directory.generation, count_only=counting)
@@ -275,8 +281,11 @@ class Emulator:
             except GraphError as err:
                 response = error_response(request, err.status, err.code, err.message, err.headers)
         response.headers["x-ms-resource-unit"] = str(units)
-        if used >= 80:
-            response.headers["x-ms-throttle-limit-percentage"] = f"{used / 100:.1f}"
+        if verdict.used >= 80:
+            response.headers["x-ms-throttle-limit-percentage"] = f"{verdict.used / 100:.1f}"
+        delay = self.latency.delay(response.get_data(), response.is_json)
+        if delay:
+            time.sleep(delay)
         return response
 
     def app_registrations(self, request: Request) -> Response:
@@ -311,6 +320,18 @@ class Emulator:
                      f'client_id="{GRAPH_APP_ID}"')
         return error_response(request, 401, "InvalidAuthenticationToken", message,
                               {"WWW-Authenticate": challenge})
+
+
+def throttled_response(request: Request, verdict, app_id: str, tenant_id: str) -> Response:
+    """Graph's 429 when a resource-unit budget is spent: Microsoft's body, Retry-After and the throttle scope."""
+    response = error_response(request, 429, "TooManyRequests", "Please retry again later.", {
+        "Retry-After": retry_after_header(verdict.wait),
+        "x-ms-throttle-scope": f"{verdict.scope}/ReadWrite/{app_id}/{tenant_id}",
+        "x-ms-throttle-information": "ResourceUnitLimitExceeded"})
+    body = json.loads(response.get_data())
+    body["error"]["innerError"].update(code="429", status="429", message="Please retry after")
+    response.set_data(json.dumps(body))
+    return response
 
 
 def check_object_ids(route: str, values: list[str]) -> None:

@@ -154,9 +154,17 @@ class Control:
         """Remove consent: kind is 'all', 'delegated' or 'application'."""
         self.call("POST", f"/tenants/{tenant_id}/consent/revoke", {"client_id": client_id, "kind": kind})
 
-    def set_throttling(self, enabled: bool = True, limit: int | None = None, window: float = 10.0) -> dict:
-        """Enforce Graph's resource-unit budget per app and tenant (limit None: by tenant size)."""
-        return self.call("POST", "/throttling", {"enabled": enabled, "limit": limit, "window": window})
+    def set_throttling(self, enabled: bool = True, limit: int | None = None, window: float = 10.0,
+                       app_limit: int | None = None) -> dict:
+        """Enforce Graph's resource-unit budgets per app and tenant (limit None: by tenant size, every `window`
+        seconds) and per app (app_limit None: Microsoft's 150,000 every 20 seconds)."""
+        return self.call("POST", "/throttling", {"enabled": enabled, "limit": limit, "window": window,
+                                                 "app_limit": app_limit})
+
+    def set_latency(self, request: float = 0.0, per_object: float = 0.0) -> dict:
+        """Graph answers wait `request` seconds plus `per_object` for each object returned, until reset() (which
+        restores --latency and --latency-per-object)."""
+        return self.call("POST", "/latency", {"request": request, "per_object": per_object})
 
     def set_index_lag(self, seconds: float) -> dict:
         """Advanced queries see membership this many seconds ago until reset() (which restores --index-lag)."""
@@ -205,14 +213,18 @@ class FakeEntra:
     @classmethod
     def launch(cls, *, seed: int | None = None, users: int | None = None, groups: int | None = None,
                big_group_size: int | None = None, data: dict | str | None = None, index_lag: float | None = None,
+               latency: float | None = None, latency_per_object: float | None = None, throttling: bool = False,
                host: str = "127.0.0.1", port: int = 0, tls: bool = False, timeout: float = 60.0) -> FakeEntra:
         """Start the server (port 0: a free one; tls: HTTPS, trusted through `ca_file`) and wait until it
         answers; call stop() when done."""
         command = [sys.executable, "-m", "fake_entra", "--host", host, "--port", str(port), "--exit-with-parent"]
         if tls:
             command.append("--tls")
+        if throttling:
+            command.append("--throttling")
         for flag, value in (("--seed", seed), ("--users", users), ("--groups", groups),
-                            ("--big-group-size", big_group_size), ("--index-lag", index_lag)):
+                            ("--big-group-size", big_group_size), ("--index-lag", index_lag),
+                            ("--latency", latency), ("--latency-per-object", latency_per_object)):
             if value is not None:
                 command += [flag, str(value)]
         if data is not None:

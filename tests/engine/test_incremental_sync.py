@@ -11,7 +11,7 @@ from tests.worker.conftest import connect, emails_of
 from webapp import membership
 from webapp.connections import connection_of, graph_client_from_config
 from webapp.engine.reconcile import SyncRules, reconcile
-from webapp.engine.sync import fetch_group, sync_team
+from webapp.engine.sync import sync_team
 from webapp.engine.team_side import load_leader_ids, load_members, load_others
 from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MembershipMismatch
@@ -61,7 +61,7 @@ class Syncer:
     def full_pass_plan(self):
         """What a full pass would do now (nothing, when the incremental runs kept up)."""
         settings = SyncSettings.get(SyncSettings.team == self.team.id)
-        users = fetch_group(self.graph(), settings.group_id, lambda message: None)
+        users = self.graph().fetch_group_users(settings.group_id)
         members = load_members(self.team.id)
         others = load_others(self.team.id, demo.TENANT_ID, users, members)
         rules = SyncRules(team_id=self.team.id, tenant_id=demo.TENANT_ID, allow_deletion=settings.allow_deletion)

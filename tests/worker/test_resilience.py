@@ -5,9 +5,9 @@ from rq import Queue
 from tests.worker.conftest import (LOCK_SECONDS, connect, emails_of, kill_group, run_of, run_worker,
                                    start_worker, wait_for)
 from tests.worker.test_sync_job import TRAINING
-from webapp.engine.runs import start_sync, team_lock_key
+from webapp.engine.runs import APPLIED_BEFORE, start_sync, team_lock_key
 from webapp.microsoft import ServiceUnavailable, Throttled
-from webapp.models import SyncRun, SyncSettings, User
+from webapp.models import SyncOutcome, SyncRun, SyncSettings, User
 
 GROUP_USERS = "transitiveMembers/microsoft.graph.user"
 FOLLOW_CHANGES = 3  # requests a full pass adds to follow changes later: nested groups, a users delta link, a first
@@ -124,11 +124,22 @@ def test_a_503_on_page_3_is_retried_to_success(app, big_group_team, redis_connec
     assert run.added > 2000
 
 
-def test_a_503_on_page_3_that_persists_fails_the_run_and_changes_nobody(app, big_group_team, redis_connection,
+def test_a_503_on_page_3_that_persists_fails_the_run_and_removes_nobody(app, big_group_team, redis_connection,
                                                                         worker_env, fake_entra):
-    before = list(User.select().order_by(User.id).tuples())
+    """The pages read before the fault are written (each page while the next is read), and the history lists
+    them; nobody leaves the team, and the next run finishes the job."""
+    members_before = emails_of(big_group_team)
     fake_entra.control.inject(503, retry_after=0.05, count=None, page=3, path=GROUP_USERS)
     run = sync_once(big_group_team, redis_connection, worker_env)
-    assert (run.status, run.error) == ("failed", ServiceUnavailable.default_message)
-    assert (run.added, run.removed) == (0, 0)
-    assert list(User.select().order_by(User.id).tuples()) == before
+    assert (run.status, run.error) == ("failed", ServiceUnavailable.default_message + APPLIED_BEFORE)
+    assert run.removed == 0 and members_before <= emails_of(big_group_team)
+    joined = emails_of(big_group_team) - members_before
+    assert run.added == len(joined) and 1900 < run.added <= 2 * 999
+    outcomes = SyncOutcome.select().where(SyncOutcome.run == run.id)
+    assert {outcome.email for outcome in outcomes if outcome.action == "created"} == joined
+    assert not [outcome for outcome in outcomes if outcome.action in ("removed", "would_remove")]
+    fake_entra.control.clear_faults()
+    again = sync_once(big_group_team, redis_connection, worker_env)
+    assert (again.status, again.removed) == ("succeeded", 3)
+    after = emails_of(big_group_team)
+    assert joined <= after and len(after) == len(members_before) - 3 + run.added + again.added  # nobody twice

@@ -5,7 +5,7 @@ import pytest
 from tests.worker.conftest import connect, emails_of, run_of, run_worker
 from tests.worker.test_resilience import GROUP_USERS, big_group_team  # noqa: F401 (fixture)
 from webapp.accounts import make_leader
-from webapp.engine.runs import start_sync
+from webapp.engine.runs import APPLIED_BEFORE, start_sync
 from webapp.models import SyncOutcome, SyncSettings, User
 
 
@@ -21,17 +21,21 @@ def tracking_keys(redis_connection, team):
 
 @pytest.mark.parametrize("fault", [dict(truncate=True, page=2), dict(count_offset=79, page=1)],
                          ids=["listing ends early", "count disagrees"])
-def test_a_listing_short_of_its_count_changes_nobody_and_saves_no_tracking(app, big_group_team, redis_connection,
+def test_a_listing_short_of_its_count_removes_nobody_and_saves_no_tracking(app, big_group_team, redis_connection,
                                                                           worker_env, fake_entra, fault):
+    """Pages are written while the next ones are read, so what the listing held before it proved short is in the
+    team and in the run's history; nobody is removed."""
     before = emails_of(big_group_team)
     fake_entra.control.inject(path=GROUP_USERS, **fault)
 
     run = sync_once(big_group_team, redis_connection, worker_env)
 
     assert run.status == "failed"
-    assert "Microsoft reported 2,1" in run.error and "so this sync changed nobody" in run.error
-    assert (run.added, run.removed) == (0, 0)
-    assert emails_of(big_group_team) == before
+    assert "Microsoft reported 2,1" in run.error and "so this sync removed nobody" in run.error
+    assert run.error.endswith(APPLIED_BEFORE) and run.removed == 0
+    assert before <= emails_of(big_group_team) and len(emails_of(big_group_team)) == len(before) + run.added
+    created = SyncOutcome.select().where((SyncOutcome.run == run.id) & (SyncOutcome.action == "created")).count()
+    assert created == run.added
     assert tracking_keys(redis_connection, big_group_team) == []
     retried = sync_once(big_group_team, redis_connection, worker_env)
     assert (retried.status, retried.removed) == ("succeeded", 3)

@@ -72,19 +72,36 @@ def _outcome_row(run_id, outcome):
             outcome.action, outcome.reason[:255])
 
 
-class _Writer:
-    """Writes one plan; every transaction records its own outcomes and counts."""
+class PlanWriter:
+    """Writes a run's plan, whole or in parts (one per page of the group, then the removals); every transaction
+    records its own outcomes and counts."""
 
-    def __init__(self, plan, team_id, run_id, progress, fence):
-        self.plan, self.team_id, self.run_id, self.progress, self.fence = plan, team_id, run_id, progress, fence
+    def __init__(self, team_id, run_id, progress=lambda message: None, fence=lambda: None):
+        self.team_id, self.run_id, self.progress, self.fence = team_id, run_id, progress, fence
         self.outcomes = insert_statement(SyncOutcome, OUTCOME_FIELDS)
         self.counts = dict.fromkeys(("added", "created", "updated", "removed"), 0)
-        self.by_action = {}
+        self.skipped = dict.fromkeys(("skipped_other_team", "skipped_disabled"), 0)
+        self.planned_creates = self.creates_done = 0
+        self.plan, self.by_action = None, {}
+
+    def write(self, plan):
+        """Write one plan (or part): notes, creates, adds, updates, removals."""
+        self.plan, self.by_action = plan, {}
         for outcome in plan.outcomes:  # the outcomes of changes, by what identifies the change
             if outcome.action in ("updated", "removed"):
                 self.by_action.setdefault(outcome.action, {})[outcome.user_id] = outcome
             elif outcome.action in ("created", "added"):
                 self.by_action.setdefault(outcome.action, {})[outcome.entra_id] = outcome
+        self.notes()
+        self.create()
+        self.add()
+        self.update()
+        self.remove()
+
+    def finish(self):
+        """After the last part: the counts of what was committed (the planner's statistics refreshed)."""
+        _refresh_statistics(self.counts["created"])
+        return {**self.counts, **self.skipped}
 
     def commit(self, outcomes, **counts):
         """Inside a transaction: the outcomes of what it changed and the run's counts moved on."""
@@ -103,8 +120,9 @@ class _Writer:
             self.fence()
             with database.atomic():
                 self.commit(batch)
-        SyncRun.update(skipped_other_team=self.plan.skipped_other_team,
-                       skipped_disabled=self.plan.skipped_disabled).where(SyncRun.id == self.run_id).execute()
+        self.skipped["skipped_other_team"] += self.plan.skipped_other_team
+        self.skipped["skipped_disabled"] += self.plan.skipped_disabled
+        SyncRun.update(**self.skipped).where(SyncRun.id == self.run_id).execute()
 
     def create(self):
         if not self.plan.creates:
@@ -112,7 +130,7 @@ class _Writer:
         now = utcnow()
         statement = insert_statement(User, USER_FIELDS, ignore_conflicts=True)
         created = self.by_action.get("created", {})
-        done = 0
+        self.planned_creates += len(self.plan.creates)
         for batch in chunks(self.plan.creates, INSERT_CHUNK):
             rows = [(join.values["email"], join.values["name"], join.values["job_title"], join.values["department"],
                      join.values["entra_tenant_id"], join.values["entra_object_id"], self.team_id, self.team_id,
@@ -124,8 +142,8 @@ class _Writer:
                     entra_ids = self._inserted(batch, now)
                 self.commit([created[entra_id] for entra_id in entra_ids if entra_id in created],
                             added=len(entra_ids), created=len(entra_ids))
-            done += len(batch)
-            self.progress(f"Created {done:,} of {len(self.plan.creates):,} new users")
+            self.creates_done += len(batch)
+            self.progress(f"Created {self.creates_done:,} of {self.planned_creates:,} new users")
 
     def _inserted(self, batch, now):
         """The Entra ids of a batch of new users that were inserted (another account may have taken an email)."""
@@ -194,15 +212,9 @@ class _Writer:
 
 def apply_plan(plan, team_id, run_id, progress=lambda message: None, fence=lambda: None):
     """Write the plan: notes, creates, adds, updates, removals; returns the counts of what was committed."""
-    writer = _Writer(plan, team_id, run_id, progress, fence)
-    writer.notes()
-    writer.create()
-    writer.add()
-    writer.update()
-    writer.remove()
-    _refresh_statistics(writer.counts["created"])
-    return {**writer.counts, "skipped_other_team": plan.skipped_other_team,
-            "skipped_disabled": plan.skipped_disabled}
+    writer = PlanWriter(team_id, run_id, progress, fence)
+    writer.write(plan)
+    return writer.finish()
 
 
 def _refresh_statistics(created):

@@ -1,7 +1,7 @@
 """The reconcile step: a pure function from the group's users and the team side to a plan (no I/O)."""
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SYNCED_FIELDS = ("name", "email", "job_title", "department")
 
@@ -156,8 +156,12 @@ class TeamSide:
         self.tenant_id = tenant_id
         self.by_object_id = {}
         self.by_email = {}
+        self.add(users)
+
+    def add(self, users):
+        """Index more platform users (a later one with the same key wins)."""
         for user in users:
-            if user.entra_object_id and user.entra_tenant_id == tenant_id:
+            if user.entra_object_id and user.entra_tenant_id == self.tenant_id:
                 self.by_object_id[user.entra_object_id] = user
             self.by_email[user.email.lower()] = user
 
@@ -211,10 +215,19 @@ def user_status(entra_user, side, team_id, include_guests=True):
     return status(entra_user, user, conflict, team_id, include_guests)
 
 
+def fingerprint_line(entra_user):
+    """One user's line of the group's digest."""
+    return f"{entra_user.object_id}:{int(entra_user.enabled)}\n"
+
+
 def fingerprint(entra_users):
     """A digest of who is in the group and enabled: equal digests mean the same removals."""
-    lines = sorted(f"{user.object_id}:{int(user.enabled)}\n" for user in entra_users)
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    return digest_lines(fingerprint_line(user) for user in entra_users)
+
+
+def digest_lines(lines):
+    """The digest of a group's lines, in any order."""
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
 def guard_threshold(team_size, rules):
@@ -272,6 +285,11 @@ class _Planner:
         self.plan = Plan()
         self.emails_in_use = {user.email.lower(): user.id for user in members}
         self.emails_in_use.update((email, user.id) for email, user in side.by_email.items())
+
+    def learn(self, others):
+        """Platform users outside the team that later group users can match; their emails are taken."""
+        self.side.add(others)
+        self.emails_in_use.update((user.email.lower(), user.id) for user in others)
 
     def claim(self, email, user_id):
         """Reserve an email for a user; False when another user has it."""
@@ -378,32 +396,60 @@ class _Planner:
         self.plan.outcomes.extend(_outcome("removed", reason, user=user) for user, reason in wanted)
 
 
+class Reconciler:
+    """The reconcile step fed in parts: the group's users a page at a time, each page with the platform users
+    outside the team it can match, then the removals once the whole group is known. `take` hands over the plan
+    so far, so each part can be applied before the next is read. Pure, like `reconcile`."""
+
+    def __init__(self, members, leader_ids, rules, scope=None):
+        self.rules = rules
+        self.side = TeamSide(members, rules.tenant_id)
+        self.planner = _Planner(self.side, members, frozenset(leader_ids), rules, scope)
+        self.in_group = set()
+        self.disabled_member_ids = set()
+        self.seen = set()
+
+    def read(self, group_users, others=()):
+        """Plan for these group users (a user seen in an earlier part is not planned twice)."""
+        planner, rules, side = self.planner, self.rules, self.side
+        planner.learn(others)
+        for entra_user in group_users:
+            if entra_user.object_id in self.seen:
+                continue
+            self.seen.add(entra_user.object_id)
+            if len(entra_user.object_id) > MAX_OBJECT_ID:
+                planner.plan.outcomes.append(_outcome("skipped", REASON_BAD_ID, entra_user))
+                continue
+            user, conflict = side.match(entra_user)
+            if user is not None and user.team_id == rules.team_id:
+                self.in_group.add(user.id)  # a member whose email matches is never removed, even when not adopted
+                if conflict is None:
+                    if not entra_user.enabled:
+                        self.disabled_member_ids.add(user.id)
+                    planner.member_in_group(user, entra_user)
+            elif rules.selected_ids is None or entra_user.object_id in rules.selected_ids:
+                planner.candidate(entra_user, user, conflict)
+
+    def removals(self, confirmed=None):
+        """Plan the removals (with Allow Deletion): only once every group user has been read. `confirmed`, when
+        given, is the set of user ids a leader confirmed after a review."""
+        if confirmed is not None:
+            self.planner.rules = replace(self.rules, confirmed_removals=confirmed)
+        if self.rules.allow_deletion:
+            self.planner.removals(self.in_group, self.disabled_member_ids, len(self.seen))
+
+    def take(self):
+        """The plan of the parts read since the last take; the next parts start a new one."""
+        plan, self.planner.plan = self.planner.plan, Plan()
+        return plan
+
+
 def reconcile(group_users, members, others, leader_ids, rules, scope=None):
     """The plan that makes the team follow the group: creates, adds, updates, removals and skips.
 
     A full pass gives every group user and every member; an incremental one gives the users that changed
     and the members they can match, with a `scope` for removals."""
-    side = TeamSide([*members, *others], rules.tenant_id)
-    planner = _Planner(side, members, frozenset(leader_ids), rules, scope)
-    in_group = set()
-    disabled_member_ids = set()
-    seen = set()
-    for entra_user in group_users:
-        if entra_user.object_id in seen:
-            continue
-        seen.add(entra_user.object_id)
-        if len(entra_user.object_id) > MAX_OBJECT_ID:
-            planner.plan.outcomes.append(_outcome("skipped", REASON_BAD_ID, entra_user))
-            continue
-        user, conflict = side.match(entra_user)
-        if user is not None and user.team_id == rules.team_id:
-            in_group.add(user.id)  # a member whose email matches is never removed, even when not adopted
-            if conflict is None:
-                if not entra_user.enabled:
-                    disabled_member_ids.add(user.id)
-                planner.member_in_group(user, entra_user)
-        elif rules.selected_ids is None or entra_user.object_id in rules.selected_ids:
-            planner.candidate(entra_user, user, conflict)
-    if rules.allow_deletion:
-        planner.removals(in_group, disabled_member_ids, len(seen))
-    return planner.plan
+    reconciler = Reconciler(members, leader_ids, rules, scope)
+    reconciler.read(group_users, others)
+    reconciler.removals()
+    return reconciler.take()

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from webapp import membership
 from webapp.engine import delta, person
-from webapp.engine.apply import apply_plan
+from webapp.engine.apply import PlanWriter
+from webapp.engine.read_ahead import ReadAhead
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
-                                     RemovalScope, SyncRules, fingerprint, reconcile)
-from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others
+                                     Reconciler, RemovalScope, SyncRules, digest_lines, fingerprint_line, reconcile)
+from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others, load_outside
 from webapp.microsoft import DeltaExpired, MembershipMismatch, PermissionDenied, to_entra_user
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
@@ -39,15 +40,6 @@ class SyncNotReady(Exception):
     def __init__(self, message):
         self.message = message
         super().__init__(message)
-
-
-def fetch_group(graph, group_id, progress):
-    """Every user of the group, normalised: complete, or the client's exception propagates."""
-    users = []
-    for page in graph.iter_group_user_pages(group_id):
-        users.extend(to_entra_user(user) for user in page)
-        progress(f"Read {len(users):,} users of the Sync Group")
-    return users
 
 
 def selected_ids(settings):
@@ -115,6 +107,45 @@ class Changes:
     evaluated: dict  # id -> EntraUser to compare with the team: the changed users in the group and the pending
 
 
+class GroupRead:
+    """What a full pass keeps of the group while its pages go by: the ids listed, the digest's lines and the users
+    to look at again. The listing comes from an index that may lag by seconds: with tracking, a listed user the
+    directory no longer holds in the group is left out, and `settle` names those who joined meanwhile."""
+
+    def __init__(self, tracking, group_id):
+        self.in_group = tracking.membership.users_in([group_id, *tracking.nested]) if tracking else None
+        self.ids, self.lines, self.rechecked = set(), [], []
+        self.listed = self.gone = 0
+
+    def keep(self, users, joined=False):
+        """The users of a page that are in the group; counted."""
+        kept = []
+        for user in users:
+            if not joined:
+                self.listed += 1
+                if self.in_group is not None and user.object_id not in self.in_group:
+                    self.gone += 1
+                    continue
+            kept.append(user)
+            if user.object_id not in self.ids:
+                self.ids.add(user.object_id)
+                self.lines.append(fingerprint_line(user))
+        return kept
+
+    def settle(self):
+        """The ids of users in the group the listing missed; raises when it listed too many who are not."""
+        if self.in_group is None:
+            return []
+        allowed, share = SETTLE_TOLERANCE
+        if self.gone > max(allowed, self.listed * share):
+            raise MembershipMismatch(self.listed, self.gone)
+        return sorted(self.in_group - self.ids)
+
+    def fingerprint(self):
+        """The digest of the group's users, as `fingerprint` gives it."""
+        return digest_lines(self.lines)
+
+
 class TeamSync:
     """One run of one team: an incremental pass when it can, else a full one."""
 
@@ -150,32 +181,47 @@ class TeamSync:
     def rules(self, confirmed=None):
         return team_rules(self.team_id, self.connection.tenant_id, self.settings, self.guard, confirmed)
 
-    def apply(self, plan):
-        """Write the plan and move the team's membership version on (saved states expect that one step)."""
-        self.progress("Applying the changes")
+    def writer(self):
+        return PlanWriter(self.team_id, self.run_id, self.progress, self.fence)
+
+    def apply(self, plan, writer=None):
+        """Write the plan (the last part of one, when `writer` wrote the others) and move the team's membership
+        version on (saved states expect that one step)."""
+        if plan.outcomes or plan.updates:
+            self.progress("Applying the changes")
         if plan.review_reason:
             SyncRun.update(notice=plan.review_reason).where(SyncRun.id == self.run_id).execute()
-        counts = apply_plan(plan, self.team_id, self.run_id, self.progress, self.fence)
+        writer = writer or self.writer()
+        writer.write(plan)
+        counts = writer.finish()
         if self.redis is not None:
             membership.changed(self.redis, self.team_id)
         return counts
 
     def full(self, reviewed_run_id):
+        """Every user of the group against the whole team. Each page is planned and written while the next one
+        is read; removals are planned only once the read is complete, counted and settled."""
         group_id = self.settings.group_id
         self.progress("Reading the Sync Group from Microsoft")
         tracking = self.start_tracking(group_id)
-        users = fetch_group(self.graph, group_id, self.progress)
-        if tracking is not None:
-            users = self.settle(group_id, users, tracking)
-        group_fingerprint = fingerprint(users)
+        members = load_members(self.team_id)
+        reconciler = Reconciler(members, load_leader_ids(self.team_id), self.rules())
+        writer, read, outside = self.writer(), GroupRead(tracking, group_id), load_outside(self.team_id)
+        for page in ReadAhead(self.graph.iter_group_user_pages(group_id)):
+            users = read.keep(to_entra_user(user) for user in page)
+            self.progress(f"Read {read.listed:,} users of the Sync Group")
+            self.write_part(reconciler, writer, users, read, outside)
+        joined = read.settle()
+        if joined:
+            self.progress("Reading the users who joined while the group was read")
+            fresh = [to_entra_user(user) for user in self.graph.get_users(joined)]
+            self.write_part(reconciler, writer, read.keep(fresh, joined=True), read, outside)
+        group_fingerprint = read.fingerprint()
         SyncRun.update(group_id=group_id, group_fingerprint=group_fingerprint,
                        graph_requests=self.graph.request_count).where(SyncRun.id == self.run_id).execute()
-        self.progress("Comparing the group with the team")
-        members = load_members(self.team_id)
-        others = load_others(self.team_id, self.connection.tenant_id, users, members)
-        rules = self.rules(confirmed_removals(self.team_id, reviewed_run_id, group_fingerprint))
-        plan = reconcile(users, members, others, load_leader_ids(self.team_id), rules)
-        counts = self.apply(plan)
+        reconciler.removals(confirmed_removals(self.team_id, reviewed_run_id, group_fingerprint))
+        plan = reconciler.take()
+        counts = self.apply(plan, writer)
         if self.tracker is not None:
             self.fence()
             if tracking is None or plan.needs_review:
@@ -184,9 +230,16 @@ class TeamSync:
                 holders = {holder: tracking.membership.users.get(holder, set())
                            for holder in (group_id, *tracking.nested)}
                 self.tracker.save_full(self.key, self.members_version + 1, tracking.users_link, tracking.groups_link,
-                                       [user.object_id for user in users], holders,
-                                       rechecked(plan, {user.object_id: user for user in users}))
+                                       sorted(read.ids), holders, read.rechecked)
         return plan, counts
+
+    def write_part(self, reconciler, writer, users, read, outside):
+        """Plan and write one part of the group: creates, adds, updates and skips; never a removal."""
+        others = load_others(self.team_id, self.connection.tenant_id, users, side=reconciler.side, outside=outside)
+        reconciler.read(users, others)
+        part = reconciler.take()
+        read.rechecked.extend(rechecked(part, {user.object_id: user for user in users}))
+        writer.write(part)
 
     def start_tracking(self, group_id):
         """Delta links that start now, taken before the group is read so nothing in between is missed, and the
@@ -209,21 +262,6 @@ class TeamSync:
         except PermissionDenied as exc:
             log.info("Team %s syncs without delta queries: %s", self.team_id, exc.message)
         return None
-
-    def settle(self, group_id, users, tracking):
-        """The group's users as the directory has them now: the listing comes from an index that may lag by
-        seconds, so users who joined meanwhile are read by id and those who left are dropped."""
-        in_group = tracking.membership.users_in([group_id, *tracking.nested])
-        listed = {user.object_id for user in users}
-        gone = listed - in_group
-        allowed, share = SETTLE_TOLERANCE
-        if len(gone) > max(allowed, len(listed) * share):
-            raise MembershipMismatch(len(listed), len(gone))
-        joined = sorted(in_group - listed)
-        if joined:
-            self.progress("Reading the users who joined while the group was read")
-        fresh = [to_entra_user(user) for user in self.graph.get_users(joined)]
-        return [user for user in users if user.object_id not in gone] + fresh
 
     def incremental(self):
         """Apply what changed since the last run; None when a full pass is needed instead."""

@@ -43,14 +43,29 @@ def _outside(team_id):
     return User.team.is_null() | (User.team != team_id)
 
 
-def load_others(team_id, tenant_id, entra_users, members):
-    """Users outside the team matching the group by object id or email. When fewer users are outside the team
-    than in the group (a first import) they are read at once and picked from; otherwise looked up."""
-    side = TeamSide(members, tenant_id)
-    outside = _users(User.select(*FIELDS).where(_outside(team_id)).limit(len(entra_users) + 1))
+OUTSIDE_AT_ONCE = 5000  # users outside the team a paged full pass reads once and picks from, when no more
+_QUERY = object()
+
+
+def load_outside(team_id, limit=OUTSIDE_AT_ONCE):
+    """Every user outside the team when there are at most `limit` (a first import), else None: a paged full
+    pass reads them once rather than on every page, where each read scans the team's own rows."""
+    outside = _users(User.select(*FIELDS).where(_outside(team_id)).limit(limit + 1))
+    return outside if len(outside) <= limit else None
+
+
+def load_others(team_id, tenant_id, entra_users, members=(), side=None, outside=_QUERY):
+    """Users outside the team matching the group by object id or email, besides those `side` (a TeamSide of the
+    members and users already found, else built from `members`) holds. When fewer users are outside the team
+    than in the group (a first import) they are read at once and picked from; otherwise looked up. `outside`,
+    when given, is what load_outside found (None: look them up)."""
+    side = side if side is not None else TeamSide(members, tenant_id)
+    if outside is _QUERY:
+        outside = _users(User.select(*FIELDS).where(_outside(team_id)).limit(len(entra_users) + 1))
+        outside = outside if len(outside) <= len(entra_users) else None
 
     def lookup(object_ids=(), emails=()):
-        if len(outside) > len(entra_users):
+        if outside is None:
             return [user for user in load_matching(tenant_id, object_ids, emails) if user.team_id != team_id]
         return [user for user in outside if user.email in emails
                 or (user.entra_tenant_id == tenant_id and user.entra_object_id in object_ids)]

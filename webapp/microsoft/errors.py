@@ -153,7 +153,7 @@ class IncompleteListing(MicrosoftError):
 
     def __init__(self, reported, listed):
         super().__init__(
-            f"Microsoft reported {reported:,} group members but listed only {listed:,}, so this sync changed "
+            f"Microsoft reported {reported:,} group members but listed only {listed:,}, so this sync removed "
             "nobody. This is usually a passing fault at Microsoft: the next run reads the group again.",
             status=200, code="incompleteListing")
         self.reported, self.listed = reported, listed
@@ -165,7 +165,7 @@ class MembershipMismatch(MicrosoftError):
     def __init__(self, listed, missing):
         super().__init__(
             f"Microsoft listed {listed:,} users in the group, but its member list no longer holds {missing:,} of "
-            "them, so this sync changed nobody. This is usually a passing fault at Microsoft, or many changes "
+            "them, so this sync removed nobody. This is usually a passing fault at Microsoft, or many changes "
             "made a moment ago: the next run reads the group again.",
             status=200, code="membershipMismatch")
         self.listed, self.missing = listed, missing

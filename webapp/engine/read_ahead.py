@@ -1,0 +1,54 @@
+"""Reading the next page while this one is written: one reader thread, at most two pages in memory."""
+
+import queue
+import threading
+
+READER_JOIN_SECONDS = 5  # a reader stopped early is waited for this long; it is a daemon thread after that
+_DONE = object()
+
+
+class ReadAhead:
+    """Iterate over `pages` (an iterator of lists) with the next page read in a thread while the caller works on
+    this one. `pages_in_memory` pages are out at most: the one the caller holds and the ones being read; the
+    reader asks for the next only when the caller has finished with an earlier one. An exception of the reader
+    is raised to the caller after the pages before it, so a read that fails is seen as failed, never as ended."""
+
+    def __init__(self, pages, pages_in_memory=2):
+        self.pages = pages
+        self.slots = threading.Semaphore(pages_in_memory)
+        self.ready = queue.SimpleQueue()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="group-reader", daemon=True)
+
+    def _read(self):
+        try:
+            while True:
+                self.slots.acquire()
+                if self.stopped.is_set():
+                    return
+                page = next(self.pages, _DONE)
+                self.ready.put(page)
+                if page is _DONE:
+                    return
+        except BaseException as exc:  # handed to the caller, who raises it
+            self.ready.put(exc)
+        finally:
+            close = getattr(self.pages, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self):
+        self.thread.start()
+        try:
+            while True:
+                item = self.ready.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                self.slots.release()  # the caller is done with this page: the reader may fetch another
+        finally:
+            self.stopped.set()
+            self.slots.release()
+            self.thread.join(READER_JOIN_SECONDS)
