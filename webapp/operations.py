@@ -4,7 +4,7 @@ import hmac
 
 import redis
 from flask import Blueprint, Response, abort, current_app, jsonify, request
-from peewee import PeeweeException
+from peewee import PeeweeException, fn
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
@@ -73,13 +73,15 @@ def queue_overview(connection):
 
 
 def team_overview(config):
-    """Per team: its last ended run and result, when Auto Sync runs it next, and its failures in a row."""
+    """Per team: its last ended run and result, when Auto Sync runs it next, and its failures in a row; in a
+    fixed number of queries whatever the number of teams."""
     states = {state.team_id: state for state in auto_sync_states()}
+    last_ids = (SyncRun.select(fn.MAX(SyncRun.id)).where(SyncRun.finished_at.is_null(False)).group_by(SyncRun.team))
+    last_runs = {run.team_id: run for run in SyncRun.select().where(SyncRun.id.in_(last_ids))}
+    failures = dict(SyncSettings.select(SyncSettings.team, SyncSettings.failure_count).tuples())
     teams = []
     for team in Team.select().order_by(Team.id):
-        last = (SyncRun.select().where((SyncRun.team == team.id) & SyncRun.finished_at.is_null(False))
-                .order_by(SyncRun.id.desc()).first())
-        settings = SyncSettings.get_or_none(SyncSettings.team == team.id)
+        last = last_runs.get(team.id)
         state = states.get(team.id)
         if state is None:
             due = "Auto Sync off"
@@ -91,5 +93,5 @@ def team_overview(config):
         result = "" if last is None else ("interrupted" if last.interrupted else last.status)
         teams.append({"id": team.id, "name": team.name, "last_run": last.id if last else None, "result": result,
                       "finished": f"{last.finished_at:%Y-%m-%d %H:%M} UTC" if last else "",
-                      "next_due": due, "failures": settings.failure_count if settings else 0})
+                      "next_due": due, "failures": failures.get(team.id, 0)})
     return teams
