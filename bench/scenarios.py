@@ -8,7 +8,7 @@ from bench.floors import fetch_floor, raw_write_floor, write_floor
 from bench.stage import peak_rss_mb
 from webapp.accounts import make_leader
 from webapp.connections import save_enterprise_app
-from webapp.engine.runs import ACTIVE, start_sync
+from webapp.engine.lifecycle import ACTIVE, queue_run
 from webapp.models import SyncRun, SyncSettings, Team, User
 
 LEADER_PASSWORD = "bench-password"
@@ -41,7 +41,7 @@ def wait_for(run_ids, timeout=900):
 def timed_sync(stage, team):
     """Enqueue a manual sync through the real queue and wait until its run row says it ended."""
     started = time.perf_counter()
-    run = start_sync(team.id, "manual", stage.redis)
+    run = queue_run(team.id, "manual", stage.redis)
     (run,) = wait_for([run.id])
     elapsed = time.perf_counter() - started
     if run.status != "succeeded":

@@ -21,9 +21,9 @@ def _observe(pipe, name, seconds):
             pipe.hincrby(KEY, f"{name}|le|{bound}", 1)
 
 
-def record_run(connection, result, duration, queue_wait, graph_requests, throttled):
+def record_run(redis, result, duration, queue_wait, graph_requests, throttled):
     """Add one ended run to the counts."""
-    pipe = connection.pipeline(transaction=False)
+    pipe = redis.pipeline(transaction=False)
     pipe.hincrby(KEY, f"runs|{result}", 1)
     _observe(pipe, "duration", duration)
     _observe(pipe, "queue_wait", queue_wait)
@@ -36,9 +36,9 @@ def _number(value):
     return f"{float(value):g}" if "." in str(value) else str(int(value))
 
 
-def exposition(connection, gauges):
+def exposition(redis, gauges):
     """The metrics page: the counters in Redis, then `gauges` ({name: (help, value)}) as they are now."""
-    stored = {key.decode(): value.decode() for key, value in connection.hgetall(KEY).items()}
+    stored = {key.decode(): value.decode() for key, value in redis.hgetall(KEY).items()}
     lines = ["# HELP entra_sync_runs_total Sync runs ended, by result.", "# TYPE entra_sync_runs_total counter"]
     lines += [f'entra_sync_runs_total{{result="{result}"}} {stored.get(f"runs|{result}", 0)}' for result in RESULTS]
     for name, (metric, description) in HISTOGRAMS.items():

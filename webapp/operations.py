@@ -10,7 +10,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from webapp import metrics
 from webapp.db import database
-from webapp.engine.runs import QUEUE
+from webapp.engine.lifecycle import QUEUE
 from webapp.engine.schedule import auto_sync_states, next_due
 from webapp.models import SyncRun, SyncSettings, Team
 
@@ -51,23 +51,23 @@ def metrics_page():
     if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
         return Response("A bearer token is needed.\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
                         mimetype="text/plain")
-    connection = current_app.extensions["redis"]
-    queue = queue_overview(connection)
+    redis = current_app.extensions["redis"]
+    queue = queue_overview(redis)
     with database.connection_context():
         active = {status: SyncRun.select().where(SyncRun.status == status).count() for status in ("queued", "running")}
     gauges = {"entra_sync_queue_depth": ("Jobs waiting in the sync queue.", queue["waiting"]),
               "entra_sync_workers": ("Workers registered with Redis.", len(queue["workers"])),
               "entra_sync_runs_queued": ("Sync runs queued now.", active["queued"]),
               "entra_sync_runs_running": ("Sync runs running now.", active["running"])}
-    return Response(metrics.exposition(connection, gauges), mimetype="text/plain; version=0.0.4")
+    return Response(metrics.exposition(redis, gauges), mimetype="text/plain; version=0.0.4")
 
 
-def queue_overview(connection):
+def queue_overview(redis):
     """The sync queue: jobs waiting, started and failed (as RQ counts them), and each worker with its job."""
-    queue = Queue(QUEUE, connection=connection)
+    queue = Queue(QUEUE, connection=redis)
     workers = [{"name": worker.name, "state": worker.get_state(),
                 "job": job.description if (job := worker.get_current_job()) else ""}
-               for worker in Worker.all(connection=connection)]
+               for worker in Worker.all(connection=redis)]
     return {"waiting": queue.count, "started": StartedJobRegistry(queue=queue).count,
             "failed": FailedJobRegistry(queue=queue).count, "workers": workers}
 

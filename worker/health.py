@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 QUEUE = "sync"
 
 
-def queue_due_checks(connection, config, now=None):
+def queue_due_checks(redis, config, now=None):
     """Queue the check of each connection not checked for HEALTH_CHECK_MINUTES; returns their ids."""
     now = now or utcnow()
     before = now - dt.timedelta(minutes=config["HEALTH_CHECK_MINUTES"])
@@ -23,8 +23,8 @@ def queue_due_checks(connection, config, now=None):
     for connection_id in due:
         # Marked when queued, so the next minute's tick does not queue it again.
         EntraConnection.update(health_checked_at=now).where(EntraConnection.id == connection_id).execute()
-        Queue(QUEUE, connection=connection).enqueue("worker.health.check_connection", connection_id,
-                                                    job_timeout=120, result_ttl=3600)
+        Queue(QUEUE, connection=redis).enqueue("worker.health.check_connection", connection_id, job_timeout=120,
+                                               result_ttl=3600)
     return due
 
 

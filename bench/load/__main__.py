@@ -29,7 +29,7 @@ from bench.stage import ROOT, stage
 from webapp.accounts import make_leader
 from webapp.connections import save_enterprise_app
 from webapp.db import database
-from webapp.engine.runs import ACTIVE, start_sync
+from webapp.engine.lifecycle import ACTIVE, queue_run
 from webapp.models import SyncRun, SyncSettings, Team, User
 
 BIN = Path(sys.executable).parent
@@ -78,7 +78,7 @@ class KeepSyncing(threading.Thread):
                     SyncRun.team.in_(self.team_ids) & SyncRun.status.in_(list(ACTIVE)))}
                 for team_id in self.team_ids:
                     if team_id not in busy:
-                        start_sync(team_id, "manual", self.bench.redis)
+                        queue_run(team_id, "manual", self.bench.redis)
 
 
 def serve(bench, env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:

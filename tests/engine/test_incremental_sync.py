@@ -11,9 +11,9 @@ from tests.worker.conftest import connect, emails_of
 from webapp import membership
 from webapp.connections import connection_of, graph_client_from_config
 from webapp.engine.reconcile import SyncRules, reconcile
-from webapp.engine.sync import sync_team
+from webapp.engine.lifecycle import HeldRun
+from webapp.engine.team_sync import SyncOptions, TeamSync
 from webapp.engine.team_side import load_leader_ids, load_members, load_others
-from webapp.engine.tracking import GroupTracker
 from webapp.microsoft import MembershipMismatch
 from webapp.models import SyncRun, SyncSettings, Team, User
 
@@ -53,9 +53,13 @@ class Syncer:
         """One run; returns (mode, plan, counts, Graph requests)."""
         run = SyncRun.create(team=self.team, trigger="manual", status="running")
         graph = self.graph()
-        tracker = GroupTracker(self.redis, self.team.id, 24 * 3600)
-        plan, counts, mode = sync_team(self.team.id, run.id, connection_of(self.team.id), graph, guard,
-                                       lambda message: None, redis=self.redis, tracker=tracker)
+        held = HeldRun(self.redis, self.team.id, run.id, lock_seconds=60)
+        assert held.acquire()
+        try:
+            team_sync = TeamSync(held, connection_of(self.team.id), graph, SyncOptions(guard, 24 * 3600))
+            plan, counts, mode = team_sync.run()
+        finally:
+            held.release()
         return mode, plan, counts, graph.request_count
 
     def full_pass_plan(self):

@@ -6,7 +6,7 @@ from rq import Queue
 from tests.worker.conftest import emails_of, run_of, run_worker
 from tests.worker.test_runs_ui import _over_the_guard
 from tests.worker.test_sync_job import TRAINING
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import SyncRun, User, utcnow
 
 
@@ -15,7 +15,7 @@ def test_a_confirm_removals_run_lost_by_redis_is_queued_again_and_still_removes_
     team = leader.team
     User.delete().where((User.team == team.id) & (User.id != leader.id)).execute()
     _over_the_guard(app, team)
-    reviewed = start_sync(team.id, "manual", redis_connection)
+    reviewed = queue_run(team.id, "manual", redis_connection)
     assert run_worker(worker_env).returncode == 0
     assert run_of(reviewed.id).status == "needs_review"
     signed_in.post(f"/teams/{team.id}/runs/{reviewed.id}/confirm", headers={"HX-Request": "true"})

@@ -10,7 +10,7 @@ import pytest
 from fake_entra import demo
 from tests.security.conftest import BIN, ROOT
 from tests.worker.conftest import kill_group, run_of, run_worker, start_worker, wait_for
-from webapp.engine.runs import JOB_LOST_TOO_OLD, PERSON_JOB_LOST, start_sync
+from webapp.engine.lifecycle import JOB_LOST_TOO_OLD, PERSON_JOB_LOST, queue_run
 from webapp.models import SyncRun, utcnow
 
 UNREACHABLE = "Redis is unreachable"
@@ -49,7 +49,7 @@ def test_a_worker_started_while_redis_is_down_waits_then_works(app, synced_team,
         time.sleep(4)
         assert worker.poll() is None, log_path.read_text()
         own_redis.start()
-        run = start_sync(synced_team.id, "manual", own_redis.client())
+        run = queue_run(synced_team.id, "manual", own_redis.client())
         wait_for(lambda: run_of(run.id).status == "succeeded", timeout=40)
         assert worker.poll() is None
     finally:
@@ -63,7 +63,7 @@ def test_a_worker_rides_out_redis_going_down_during_a_sync(app, synced_team, own
     with open(log_path, "w") as log:
         worker = start_worker(env, "--job-monitoring-interval", "2", log=log)
     try:
-        interrupted = start_sync(synced_team.id, "manual", own_redis.client())
+        interrupted = queue_run(synced_team.id, "manual", own_redis.client())
         wait_for(lambda: run_of(interrupted.id).status == "running", timeout=30)
         own_redis.kill()
         time.sleep(15)
@@ -73,7 +73,7 @@ def test_a_worker_rides_out_redis_going_down_during_a_sync(app, synced_team, own
         assert run_of(interrupted.id).error, "the interrupted run says why it stopped"
         fake_entra.control.clear_faults()
         wait_for(lambda: own_redis.client().ping())
-        next_run = start_sync(synced_team.id, "manual", own_redis.client())
+        next_run = queue_run(synced_team.id, "manual", own_redis.client())
         wait_for(lambda: run_of(next_run.id).status == "succeeded", timeout=40)
         assert worker.poll() is None
     finally:
@@ -88,14 +88,14 @@ def test_a_worker_rides_out_a_15_second_stall_of_redis_during_a_sync(app, synced
     with open(log_path, "w") as log:
         worker = start_worker(env, "--job-monitoring-interval", "2", log=log)
     try:
-        stalled = start_sync(synced_team.id, "manual", own_redis.client())
+        stalled = queue_run(synced_team.id, "manual", own_redis.client())
         wait_for(lambda: run_of(stalled.id).status == "running", timeout=30)
         own_redis.stall()
         time.sleep(15)
         own_redis.resume()
         wait_for(lambda: run_of(stalled.id).status not in ("queued", "running"), timeout=30)
         fake_entra.control.clear_faults()
-        next_run = start_sync(synced_team.id, "manual", own_redis.client())
+        next_run = queue_run(synced_team.id, "manual", own_redis.client())
         wait_for(lambda: run_of(next_run.id).status == "succeeded", timeout=40)
         assert worker.poll() is None, log_path.read_text()
     finally:
@@ -129,7 +129,7 @@ def test_the_scheduler_rides_out_a_15_second_stall_and_a_restart_of_redis(app, o
 
 def test_a_queued_run_lost_by_a_redis_restart_runs_once_with_two_schedulers(app, synced_team, own_redis, env,
                                                                              tmp_path):
-    run = start_sync(synced_team.id, "manual", own_redis.client())
+    run = queue_run(synced_team.id, "manual", own_redis.client())
     own_redis.kill()
     own_redis.start()  # empty: the run's job is gone, the database still says it is queued
     SyncRun.update(created_at=utcnow() - dt.timedelta(minutes=2)).where(SyncRun.id == run.id).execute()
@@ -151,7 +151,7 @@ def test_a_queued_run_lost_by_a_redis_restart_runs_once_with_two_schedulers(app,
 
 
 def test_a_lost_run_too_old_to_start_again_is_failed_with_a_reason(app, synced_team, own_redis, env):
-    run = start_sync(synced_team.id, "manual", own_redis.client())
+    run = queue_run(synced_team.id, "manual", own_redis.client())
     own_redis.client().flushall()
     SyncRun.update(created_at=utcnow() - dt.timedelta(hours=2)).where(SyncRun.id == run.id).execute()
     assert subprocess.run([str(BIN / "python"), "-m", "worker.scheduler", "--burst"], cwd=ROOT, env=env,
@@ -177,7 +177,7 @@ def test_a_scheduler_started_while_redis_is_down_waits_then_registers_its_jobs(a
 
 
 def test_a_lost_one_person_run_is_failed_saying_to_press_it_again(app, synced_team, own_redis, env):
-    run = start_sync(synced_team.id, "person", own_redis.client(), person_id=demo.user_id("Alex Wilber"))
+    run = queue_run(synced_team.id, "person", own_redis.client(), person_id=demo.user_id("Alex Wilber"))
     own_redis.client().flushall()
     SyncRun.update(created_at=utcnow() - dt.timedelta(minutes=2)).where(SyncRun.id == run.id).execute()
     assert subprocess.run([str(BIN / "python"), "-m", "worker.scheduler", "--burst"], cwd=ROOT, env=env,

@@ -11,7 +11,7 @@ from rq.registry import FailedJobRegistry
 
 from tests.worker.conftest import connect, emails_of, kill_group, run_of, run_worker, start_worker, wait_for
 from tests.worker.test_sync_job import TRAINING
-from webapp.engine.runs import WORKER_STOPPED, start_sync
+from webapp.engine.lifecycle import WORKER_STOPPED, queue_run
 from webapp.engine.schedule import auto_sync_states
 from webapp.models import SyncRun, SyncSettings
 from worker.jobs import HANDED_BACK
@@ -49,10 +49,10 @@ def test_a_sync_running_at_sigterm_finishes_within_the_grace_period_and_the_work
     with open(log_path, "w") as log:
         worker = start_worker(dict(worker_env, WORKER_GRACE_SECONDS="20"), log=log)
     try:
-        run = start_sync(synced_team.id, "manual", redis_connection)
+        run = queue_run(synced_team.id, "manual", redis_connection)
         wait_for(lambda: run_of(run.id).status == "running", timeout=30)
         sigterm_every_process(worker)
-        waiting = start_sync(other.id, "manual", redis_connection)
+        waiting = queue_run(other.id, "manual", redis_connection)
         assert exits_within(worker, PLATFORM_KILLS_AFTER) < 20, log_path.read_text()
     finally:
         if worker.poll() is None:
@@ -70,7 +70,7 @@ def test_a_sync_that_cannot_finish_in_the_grace_period_is_handed_back_and_retrie
     with open(log_path, "w") as log:
         worker = start_worker(dict(worker_env, WORKER_GRACE_SECONDS="2"), log=log)
     try:
-        run = start_sync(synced_team.id, "auto", redis_connection)
+        run = queue_run(synced_team.id, "auto", redis_connection)
         wait_for(lambda: run_of(run.id).status == "running", timeout=30)
         time.sleep(1)  # the run is waiting on Microsoft
         sigterm_every_process(worker)
@@ -99,7 +99,7 @@ def test_a_killed_workers_run_is_retried_at_the_next_tick(app, synced_team, redi
     fake_entra.control.inject(delay=20.0, path=GROUP_USERS, count=None)
     worker = start_worker(worker_env)
     try:
-        run = start_sync(synced_team.id, "auto", redis_connection)
+        run = queue_run(synced_team.id, "auto", redis_connection)
         wait_for(lambda: run_of(run.id).status == "running", timeout=30)
     finally:
         kill_group(worker)  # SIGKILL: no chance to hand anything back

@@ -8,7 +8,7 @@ from tests.conftest import PASSWORD
 from tests.resilience.conftest import web_env
 from tests.security.conftest import start_gunicorn
 from tests.worker.conftest import kill_group, run_of, start_worker, wait_for
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 
 NESTED_GROUPS = "transitiveMembers/microsoft.graph.group"
 
@@ -27,7 +27,7 @@ def test_the_runs_panel_recovers_after_the_web_restarts_mid_run(app, page, conne
         page.get_by_label("Email").fill(leader.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        run = start_sync(team.id, "manual", redis_connection)
+        run = queue_run(team.id, "manual", redis_connection)
         page.goto(f"{url}/teams/{team.id}/entra-sync/")
         panel = page.locator("#sync-runs")
         expect(panel).to_contain_text("Sync running", timeout=15_000)

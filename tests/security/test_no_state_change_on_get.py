@@ -8,7 +8,7 @@ import redis
 from rq import Queue
 
 from fake_entra import demo
-from webapp.engine.runs import QUEUE
+from webapp.engine.lifecycle import QUEUE
 from webapp.models import ALL_MODELS, SyncOutcome, SyncRun, SyncSettings, utcnow
 from webapp.request_checks import BIGINT_MAX
 

@@ -7,7 +7,7 @@ from tests.conftest import PASSWORD
 from tests.security.conftest import sign_in, signed_out
 from tests.worker.conftest import run_of, run_worker
 from webapp.auth.passwords import hash_password
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import SyncSettings, User, UserSession, utcnow
 
 
@@ -126,7 +126,7 @@ def test_a_member_removed_and_deactivated_by_a_sync_is_signed_out(app, synced_te
     browser = app.test_client()
     assert sign_in(browser, leaver.email).status_code == 302 and not signed_out(browser)
 
-    run = start_sync(synced_team.id, "manual", redis_connection)
+    run = queue_run(synced_team.id, "manual", redis_connection)
     assert run_worker(worker_env).returncode == 0
     assert (run_of(run.id).status, run_of(run.id).removed) == ("succeeded", 1)
     assert User.get_by_id(leaver.id).active is False

@@ -11,7 +11,7 @@ from peewee import fn
 
 from tests.worker.conftest import LOCK_SECONDS, connect, kill_group, run_of, start_worker, wait_for
 from tests.worker.test_resilience import GROUP_USERS
-from webapp.engine.runs import ACTIVE, start_sync
+from webapp.engine.lifecycle import ACTIVE, queue_run
 from webapp.models import SyncOutcome, SyncRun, User
 
 GROUP_SIZE = 10_000
@@ -54,7 +54,7 @@ def test_syncs_under_random_faults_lose_nothing_and_remove_nobody_wrongly(app, s
             if fault == "throttle":
                 fake_entra.control.inject(429, retry_after=0.05, count=rng.randint(2, 6), path=GROUP_USERS,
                                           page=rng.randint(1, 10))
-            run = start_sync(team.id, "manual", redis_connection)
+            run = queue_run(team.id, "manual", redis_connection)
             time.sleep(rng.uniform(0.2, 3.0))
             if fault == "kill":
                 kill_group(worker)
@@ -68,9 +68,9 @@ def test_syncs_under_random_faults_lose_nothing_and_remove_nobody_wrongly(app, s
                 wait_for(lambda: run_of(run.id).status not in ACTIVE, timeout=90)
         fake_entra.control.clear_faults()
         wait_for(lambda: not redis_connection.exists(f"entra-sync:team:{team.id}:running"), timeout=LOCK_SECONDS + 5)
-        settle = start_sync(team.id, "manual", redis_connection)
+        settle = queue_run(team.id, "manual", redis_connection)
         wait_for(lambda: run_of(settle.id).status not in ACTIVE, timeout=90)
-        final = start_sync(team.id, "manual", redis_connection)
+        final = queue_run(team.id, "manual", redis_connection)
         wait_for(lambda: run_of(final.id).status not in ACTIVE, timeout=90)
     finally:
         if redis_server.is_running():

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.worker.conftest import connect, emails_of, run_of, run_worker
-from webapp.engine.runs import APPLIED_BEFORE, start_sync
+from webapp.engine.lifecycle import APPLIED_BEFORE, queue_run
 from webapp.models import SyncOutcome, SyncRun
 
 PAGE = 999
@@ -32,7 +32,7 @@ def watch_run(team, redis_connection, worker_env, fake_entra):
     """Run one sync with a real worker while sampling, every few milliseconds, how many member pages fake_entra
     has served and how many of the run's outcomes are written; returns (run, samples)."""
     fake_entra.control.reset_counts()
-    run = start_sync(team.id, "manual", redis_connection)
+    run = queue_run(team.id, "manual", redis_connection)
     samples = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         worker = pool.submit(run_worker, worker_env)

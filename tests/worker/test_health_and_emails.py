@@ -1,6 +1,7 @@
 """The daily health check (Auto Sync off too) and the leaders' emails: a real scheduler, worker, Redis, database,
 fake_entra and a real SMTP server (aiosmtpd)."""
 import datetime as dt
+import logging
 import socket
 import subprocess
 from email import message_from_bytes, policy
@@ -13,7 +14,7 @@ from fake_entra import demo
 from tests.worker.conftest import BIN, ROOT, connect, run_worker
 from tests.worker.test_schedule import next_tick_now
 from webapp import connections
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import EntraConnection, SyncRun, SyncSettings, User
 
 
@@ -36,6 +37,7 @@ def inbox():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per SMTP session otherwise
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -144,7 +146,7 @@ def test_two_failed_runs_in_a_row_email_once(app, synced_team, mail_env, inbox, 
     fake_entra.control.inject(503, count=None, path="/groups/")
     for expected in ([], ["Support Academy: the sync failed twice in a row"],
                      ["Support Academy: the sync failed twice in a row"]):
-        start_sync(synced_team.id, "manual", queue)
+        queue_run(synced_team.id, "manual", queue)
         run_worker(mail_env)
         assert inbox.subjects() == expected
     assert SyncSettings.get(SyncSettings.team == synced_team.id).failure_count == 3
@@ -180,7 +182,7 @@ def test_a_run_that_stops_for_review_emails_the_leaders(app, make_team, make_lea
     User.update(synced_by_team=team).where((User.team == team.id) & User.email.startswith("member")).execute()
     empty = fake_entra.control.add_group(demo.TENANT_ID, "Emptied Group")
     connect(app, team, group_id=empty["id"], allow_deletion=True)
-    run = start_sync(team.id, "manual", redis_connection)
+    run = queue_run(team.id, "manual", redis_connection)
     run_worker(mail_env)
     assert SyncRun.get_by_id(run.id).status == "needs_review"
     assert inbox.subjects() == ["Review Academy: a sync is waiting for your review"]

@@ -9,7 +9,7 @@ from rq.registry import FailedJobRegistry
 from tests.worker.conftest import connect, run_worker
 from webapp import create_app
 from webapp.embedded_redis import free_port
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import SyncRun
 
 TOKEN = "metrics-token-for-the-tests"
@@ -20,8 +20,8 @@ def failed_and_succeeded_runs(app, make_team, redis_connection, worker_env):
     connect(app, broken, secret="wrong-secret", auto_sync=True)
     working = make_team("Working Academy")
     connect(app, working)
-    failed = start_sync(broken.id, "manual", redis_connection)
-    succeeded = start_sync(working.id, "manual", redis_connection)
+    failed = queue_run(broken.id, "manual", redis_connection)
+    succeeded = queue_run(working.id, "manual", redis_connection)
     assert run_worker(worker_env).returncode == 0
     assert (SyncRun.get_by_id(failed.id).status, SyncRun.get_by_id(succeeded.id).status) == ("failed", "succeeded")
     return broken, working, failed, succeeded
@@ -83,7 +83,7 @@ def test_health_answers_without_sign_in_and_says_503_when_redis_is_down(app, cli
 
 def test_a_workers_run_lines_carry_time_level_team_and_run_as_text_or_json(app, synced_team, redis_connection,
                                                                              worker_env):
-    run = start_sync(synced_team.id, "manual", redis_connection)
+    run = queue_run(synced_team.id, "manual", redis_connection)
     text = run_worker(worker_env)
     lines = [line for line in text.stderr.splitlines() if f"Sync run {run.id} " in line]
     assert len(lines) == 2, text.stderr
@@ -91,7 +91,7 @@ def test_a_workers_run_lines_carry_time_level_team_and_run_as_text_or_json(app, 
                         rf"{synced_team.id} started team={synced_team.id} run={run.id}", lines[0])
     assert lines[1].endswith(f"ended: succeeded team={synced_team.id} run={run.id}")
 
-    again = start_sync(synced_team.id, "manual", redis_connection)
+    again = queue_run(synced_team.id, "manual", redis_connection)
     json_run = run_worker(dict(worker_env, LOG_FORMAT="json"))
     records = [json.loads(line) for line in json_run.stderr.splitlines() if line.startswith("{")]
     assert records and len(records) == len(json_run.stderr.splitlines()), "every line is one JSON object"

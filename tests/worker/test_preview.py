@@ -6,7 +6,7 @@ import pytest
 
 from fake_entra import demo
 from tests.worker.conftest import connect, emails_of, run_worker
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import SyncRun, SyncSettings
 
 HTMX = {"HX-Request": "true"}
@@ -34,7 +34,7 @@ def previewed_counts(html):
 def test_the_preview_counts_equal_what_the_next_run_does(app, client, auth, synced_team, worker_env):
     team, signed_in = synced_team, client
     auth.login(f"leader.team{team.id}@example.com")
-    start_sync(team.id, "manual", app.extensions["redis"])
+    queue_run(team.id, "manual", app.extensions["redis"])
     assert run_worker(worker_env).returncode == 0
     training = emails_of(team)
 
@@ -46,7 +46,7 @@ def test_the_preview_counts_equal_what_the_next_run_does(app, client, auth, sync
     assert SyncSettings.get(SyncSettings.team == team).group_id == demo.group_id("Training")  # nothing saved yet
 
     assert "Saved." in save(signed_in, team, confirmed=True, allow_deletion="1")
-    start_sync(team.id, "manual", app.extensions["redis"])
+    queue_run(team.id, "manual", app.extensions["redis"])
     assert run_worker(worker_env).returncode == 0
     run = SyncRun.select().where(SyncRun.team == team).order_by(SyncRun.id.desc()).first()
     assert (run.status, run.mode) == ("succeeded", "full")

@@ -5,7 +5,7 @@ from rq import Queue
 from tests.worker.conftest import (LOCK_SECONDS, connect, emails_of, kill_group, run_of, run_worker,
                                    start_worker, wait_for)
 from tests.worker.test_sync_job import TRAINING
-from webapp.engine.runs import APPLIED_BEFORE, start_sync, team_lock_key
+from webapp.engine.lifecycle import APPLIED_BEFORE, queue_run, team_lock_key
 from webapp.microsoft import ServiceUnavailable, Throttled
 from webapp.models import SyncOutcome, SyncRun, SyncSettings, User
 
@@ -36,7 +36,7 @@ def test_two_workers_racing_on_one_team_make_one_run(app, mirrored_team, redis_c
         queue.enqueue("worker.jobs.tick")
         queue.enqueue("worker.jobs.tick")
         run = wait_for(lambda: SyncRun.get_or_none(SyncRun.team == mirrored_team.id))
-        assert start_sync(mirrored_team.id, "manual", redis_connection).id == run.id
+        assert queue_run(mirrored_team.id, "manual", redis_connection).id == run.id
         wait_for(lambda: run_of(run.id).status == "succeeded")
     finally:
         for worker in workers:
@@ -67,15 +67,15 @@ def test_a_run_after_a_worker_killed_mid_run_completes_the_team(app, mirrored_te
                                                                   fake_entra):
     fake_entra.control.inject(delay=10.0, path=GROUP_USERS)
     worker = start_worker(worker_env)
-    killed = start_sync(mirrored_team.id, "manual", redis_connection)
+    killed = queue_run(mirrored_team.id, "manual", redis_connection)
     try:
         wait_for(lambda: run_of(killed.id).status == "running")
     finally:
         kill_group(worker)
-    assert start_sync(mirrored_team.id, "manual", redis_connection).id == killed.id, "lock still held"
+    assert queue_run(mirrored_team.id, "manual", redis_connection).id == killed.id, "lock still held"
     wait_for(lambda: not redis_connection.exists(team_lock_key(mirrored_team.id)), timeout=LOCK_SECONDS + 5)
     fake_entra.control.clear_faults()
-    next_run = start_sync(mirrored_team.id, "manual", redis_connection)
+    next_run = queue_run(mirrored_team.id, "manual", redis_connection)
     assert next_run.id != killed.id
     assert run_of(killed.id).status == "failed" and "worker stopped" in run_of(killed.id).error
     assert run_worker(worker_env).returncode == 0
@@ -84,7 +84,7 @@ def test_a_run_after_a_worker_killed_mid_run_completes_the_team(app, mirrored_te
 
 
 def sync_once(team, redis_connection, worker_env):
-    run = start_sync(team.id, "manual", redis_connection)
+    run = queue_run(team.id, "manual", redis_connection)
     assert run_worker(worker_env).returncode == 0
     return run_of(run.id)
 

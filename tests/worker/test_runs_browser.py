@@ -5,7 +5,7 @@ from tests.browser.test_members_browser import sign_in
 from tests.browser_fixtures import assert_accessible
 from tests.worker.conftest import connect, kill_group, start_worker
 from tests.worker.test_sync_job import TRAINING
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import User
 
 
@@ -16,7 +16,7 @@ def test_the_panel_follows_a_sync_live_and_confirms_removals(app, page, live_ser
     User.insert_many([{"email": f"former{n}@example.com", "name": f"Former {n}", "team": team.id}
                       for n in range(5)]).execute()
     fake_entra.control.inject(delay=2.0, path="transitiveMembers")
-    start_sync(team.id, "manual", redis_connection)
+    queue_run(team.id, "manual", redis_connection)
     sign_in(page, live_server, leader.email)
     page.goto(f"{live_server}/teams/{team.id}/entra-sync/")
     panel = page.locator("#sync-runs")

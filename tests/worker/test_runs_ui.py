@@ -5,7 +5,7 @@ import io
 from fake_entra import demo
 from tests.worker.conftest import connect, emails_of, run_of, run_worker
 from tests.worker.test_sync_job import TRAINING
-from webapp.engine.runs import start_sync, team_lock_key
+from webapp.engine.lifecycle import queue_run, team_lock_key
 from webapp.models import SyncOutcome, SyncRun, SyncSettings, User
 
 
@@ -99,7 +99,7 @@ def test_confirm_removals_removes_the_reviewed_members_but_never_the_leader(
     team = leader.team
     User.delete().where((User.team == team.id) & (User.id != leader.id)).execute()
     _over_the_guard(app, team)
-    reviewed = start_sync(team.id, "manual", redis_connection)
+    reviewed = queue_run(team.id, "manual", redis_connection)
     assert run_worker(worker_env).returncode == 0
     reviewed = run_of(reviewed.id)
     assert (reviewed.status, reviewed.removed) == ("needs_review", 0)
@@ -124,7 +124,7 @@ def test_confirm_after_the_group_changed_asks_again(app, signed_in, leader, redi
     team = leader.team
     User.delete().where((User.team == team.id) & (User.id != leader.id)).execute()
     _over_the_guard(app, team)
-    reviewed = start_sync(team.id, "manual", redis_connection)
+    reviewed = queue_run(team.id, "manual", redis_connection)
     run_worker(worker_env)
     fake_entra.control.remove_member(demo.TENANT_ID, demo.group_id("Training"), demo.user_id("Rita Moreno"))
     signed_in.post(f"/teams/{team.id}/runs/{reviewed.id}/confirm")

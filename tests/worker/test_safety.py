@@ -5,12 +5,12 @@ import pytest
 from tests.worker.conftest import connect, emails_of, run_of, run_worker
 from tests.worker.test_resilience import GROUP_USERS, big_group_team  # noqa: F401 (fixture)
 from webapp.accounts import make_leader
-from webapp.engine.runs import APPLIED_BEFORE, start_sync
+from webapp.engine.lifecycle import APPLIED_BEFORE, queue_run
 from webapp.models import SyncOutcome, SyncSettings, User
 
 
 def sync_once(team, redis_connection, worker_env):
-    run = start_sync(team.id, "manual", redis_connection)
+    run = queue_run(team.id, "manual", redis_connection)
     assert run_worker(worker_env).returncode == 0
     return run_of(run.id)
 

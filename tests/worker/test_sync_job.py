@@ -3,7 +3,7 @@ from rq.job import Job
 
 from fake_entra import demo
 from tests.worker.conftest import connect, emails_of, run_of, run_worker
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import SyncOutcome, SyncSettings, Team, User
 
 DOMAIN = demo.TENANT_DOMAIN
@@ -14,7 +14,7 @@ TRAINING = {f"{demo.handle(name)}@{DOMAIN}" for name in
 
 
 def sync_now(team, redis_connection, worker_env, trigger="manual", **kwargs):
-    run = start_sync(team.id, trigger, redis_connection, **kwargs)
+    run = queue_run(team.id, trigger, redis_connection, **kwargs)
     result = run_worker(worker_env)
     assert result.returncode == 0, result.stderr
     return run_of(run.id)

@@ -1,7 +1,7 @@
 """Sync this person now: one person of the tenant, through the worker and the team lock, with a run's history."""
 from fake_entra import demo
 from tests.worker.conftest import connect, emails_of, run_worker
-from webapp.engine.runs import start_sync
+from webapp.engine.lifecycle import queue_run
 from webapp.models import SecurityEvent, SyncOutcome, SyncRun, User
 
 HTMX = {"HX-Request": "true"}
@@ -47,7 +47,7 @@ def test_sync_this_person_now_removes_a_member_who_left_with_the_reason(app, sig
 
 def test_a_team_that_leaves_guests_out_adds_none_and_says_why(app, team, worker_env):
     connect(app, team, include_guests=False)
-    start_sync(team.id, "manual", app.extensions["redis"])
+    queue_run(team.id, "manual", app.extensions["redis"])
     assert run_worker(worker_env).returncode == 0
     emails = emails_of(team)
     assert demo.GUEST_EMAIL not in emails and "kofi.mensah@partner.example" not in emails

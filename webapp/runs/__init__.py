@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from htmx_flask import request as htmx_request
 from playhouse.flask_utils import get_object_or_404
 
-from webapp.engine.runs import stale_runs, start_sync
+from webapp.engine.lifecycle import queue_run, stale_runs
 from webapp.events import record_event
 from webapp.models import SyncRun
 from webapp.paging import page_arg, page_of
@@ -97,7 +97,7 @@ def confirm(team, run_id):
     """Confirm removals: a run that removes the reviewed users, if the group has not changed since."""
     run = _run_or_404(team, run_id)
     if queries.reviewable(run):
-        start_sync(team.id, "confirm", current_app.extensions["redis"], reviewed_run_id=run.id)
+        queue_run(team.id, "confirm", current_app.extensions["redis"], reviewed_run_id=run.id)
         record_event("removals_confirmed", team.id, detail=f"held by sync run #{run.id}")
         message = "Removals confirmed: a sync is removing them now, if the group has not changed since."
     else:

@@ -1,6 +1,6 @@
 """What the runs pages show: the panel's state, pages of runs and outcomes, and the CSV rows."""
 
-from webapp.engine.runs import active_run, failure_message
+from webapp.engine.lifecycle import active_run, failure_message
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
 RECENT_RUNS = 5

@@ -3,8 +3,8 @@ from flask import current_app, flash, render_template, request
 
 from webapp import connections, membership
 from webapp.engine import person
-from webapp.engine.runs import active_run, start_sync
-from webapp.engine.sync import team_rules
+from webapp.engine.lifecycle import active_run, queue_run
+from webapp.engine.team_sync import team_rules
 from webapp.events import record_event
 from webapp.microsoft import MicrosoftError, to_entra_user
 from webapp.search import search_arg
@@ -85,7 +85,7 @@ def sync_person(team):
         return _back_to_page(team)
     entra_id = entra_id_or_400(request.form.get("person", "").strip(), NOT_A_PERSON)
     running = active_run(team.id)
-    run = start_sync(team.id, "person", current_app.extensions["redis"], person_id=entra_id)
+    run = queue_run(team.id, "person", current_app.extensions["redis"], person_id=entra_id)
     if running is not None and run.id == running.id:
         flash("A sync is already running for this team: sync this person again when it ends.")
     else:

@@ -6,7 +6,7 @@ from htmx_flask import request as htmx_request
 
 from webapp import connections
 from webapp.db import database
-from webapp.engine.runs import active_run, start_sync
+from webapp.engine.lifecycle import active_run, queue_run
 from webapp.events import record_event
 from webapp.events.settings import settings_change
 from webapp.microsoft import MicrosoftError
@@ -124,7 +124,7 @@ def sync_now(team):
     if problem:
         return _settings_fragment(team, form, {"form": problem}, 422)
     running = active_run(team.id)
-    run = start_sync(team.id, "manual", current_app.extensions["redis"])
+    run = queue_run(team.id, "manual", current_app.extensions["redis"])
     if running is not None and run.id == running.id:
         notice = "A sync is already running for this team: its progress is shown below."
     else:

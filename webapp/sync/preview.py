@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from webapp.engine.reconcile import reconcile
-from webapp.engine.sync import team_rules
+from webapp.engine.team_sync import team_rules
 from webapp.engine.team_side import load_leader_ids, load_members, load_others
 from webapp.models import SyncSettings
 from webapp.sync.context import deletion_guard, graph_client

@@ -1,15 +1,15 @@
-"""start_sync: one queued run per team, lost jobs noticed, old history forgotten."""
+"""queue_run: one queued run per team, lost jobs noticed, old history forgotten."""
 import datetime as dt
 
 from rq import Queue
 
-from webapp.engine.runs import JOB_LOST, prune_history, start_sync
+from webapp.engine.lifecycle import JOB_LOST, prune_history, queue_run
 from webapp.models import SyncOutcome, SyncRun, utcnow
 
 
 def test_a_second_start_returns_the_queued_run_and_enqueues_nothing(app, team, redis_connection):
-    first = start_sync(team.id, "manual", redis_connection)
-    again = start_sync(team.id, "auto", redis_connection)
+    first = queue_run(team.id, "manual", redis_connection)
+    again = queue_run(team.id, "auto", redis_connection)
     assert again.id == first.id and first.job_id == f"sync-run-{first.id}"
     queue = Queue("sync", connection=redis_connection)
     assert queue.job_ids == [first.job_id]
@@ -18,11 +18,11 @@ def test_a_second_start_returns_the_queued_run_and_enqueues_nothing(app, team, r
 
 
 def test_a_queued_run_whose_job_vanished_is_failed_and_replaced(app, team, redis_connection):
-    lost = start_sync(team.id, "manual", redis_connection)
+    lost = queue_run(team.id, "manual", redis_connection)
     Queue("sync", connection=redis_connection).empty()
-    assert start_sync(team.id, "manual", redis_connection).id == lost.id, "just queued: given time to appear"
+    assert queue_run(team.id, "manual", redis_connection).id == lost.id, "just queued: given time to appear"
     SyncRun.update(created_at=utcnow() - dt.timedelta(minutes=5)).where(SyncRun.id == lost.id).execute()
-    replacement = start_sync(team.id, "manual", redis_connection)
+    replacement = queue_run(team.id, "manual", redis_connection)
     assert replacement.id != lost.id
     lost = SyncRun.get_by_id(lost.id)
     assert (lost.status, lost.error) == ("failed", JOB_LOST)

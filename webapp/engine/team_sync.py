@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from webapp import membership
 from webapp.engine import delta, person
 from webapp.engine.apply import PlanWriter
+from webapp.engine.lifecycle import HeldRun
 from webapp.engine.read_ahead import ReadAhead
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
                                      Reconciler, RemovalScope, SyncRules, digest_lines, fingerprint_line, reconcile)
 from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others, load_outside
-from webapp.microsoft import DeltaExpired, MembershipMismatch, PermissionDenied, to_entra_user
-from webapp.models import SyncOutcome, SyncRun, SyncSettings
+from webapp.engine.tracking import GroupTracker
+from webapp.microsoft import DeltaExpired, GraphClient, MembershipMismatch, PermissionDenied, to_entra_user
+from webapp.models import EntraConnection, SyncOutcome, SyncRun, SyncSettings
 
 MAX_TRACKED_GROUPS = 50  # groups/delta takes at most this many `id eq` filters
 MAX_NESTING_ROUNDS = 5  # first groups/delta rounds to follow nesting the index had not seen yet
@@ -146,23 +148,36 @@ class GroupRead:
         return digest_lines(self.lines)
 
 
-class TeamSync:
-    """One run of one team: an incremental pass when it can, else a full one."""
+@dataclass(frozen=True)
+class SyncOptions:
+    """The platform's settings a run follows: the deletion guard and how often a full pass is made."""
 
-    def __init__(self, team_id, run_id, connection, graph, guard, progress, redis=None, tracker=None,
-                 fence=lambda: None):
-        self.team_id, self.run_id, self.connection, self.graph = team_id, run_id, connection, graph
-        self.guard, self.progress, self.redis, self.tracker = guard, progress, redis, tracker
-        self.fence = fence
-        self.settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
+    guard: tuple[float, int, int]  # percent, minimum, maximum
+    full_pass_seconds: float
+
+    @classmethod
+    def from_config(cls, config) -> "SyncOptions":
+        return cls((config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"],
+                    config["DELETION_GUARD_MAXIMUM"]), config["SYNC_FULL_PASS_HOURS"] * 3600)
+
+
+class TeamSync:
+    """One run of one team, held by the job around it: an incremental pass when it can, else a full one."""
+
+    def __init__(self, held: HeldRun, connection: EntraConnection, graph: GraphClient, options: SyncOptions) -> None:
+        self.team_id, self.run_id, self.redis = held.team_id, held.run_id, held.redis
+        self.progress, self.fence = held.progress, held.fence
+        self.connection, self.graph, self.guard = connection, graph, options.guard
+        self.tracker = GroupTracker(held.redis, held.team_id, options.full_pass_seconds)
+        self.settings = SyncSettings.get_or_none(SyncSettings.team == self.team_id)
         if self.settings is None or not self.settings.group_id:
             raise SyncNotReady("No Sync Group is chosen: choose one on the Azure Entra Sync page and Save.")
-        self.key = tracking_key(connection, self.settings, guard)
-        self.members_version = membership.version(redis, team_id) if redis is not None else 0
+        self.key = tracking_key(connection, self.settings, self.guard)
+        self.members_version = membership.version(self.redis, self.team_id)
 
     def run(self, reviewed_run_id=None):
         """Sync the team; returns (plan, counts, mode) with mode "incremental" or "full"."""
-        if self.tracker is not None and reviewed_run_id is None:
+        if reviewed_run_id is None:
             result = self.incremental()
             if result is not None:
                 return (*result, "incremental")
@@ -174,7 +189,7 @@ class TeamSync:
         facts = person.read_person(self.graph, self.settings.group_id, entra_id)
         SyncRun.update(group_id=self.settings.group_id, graph_requests=self.graph.request_count).where(
             SyncRun.id == self.run_id).execute()
-        team_size = membership.team_size(self.redis, self.team_id) if self.redis is not None else 0
+        team_size = membership.team_size(self.redis, self.team_id)
         planned = person.plan_person(facts, self.team_id, self.connection.tenant_id, self.rules(), team_size)
         return planned.plan, self.apply(planned.plan), "person"
 
@@ -194,8 +209,7 @@ class TeamSync:
         writer = writer or self.writer()
         writer.write(plan)
         counts = writer.finish()
-        if self.redis is not None:
-            membership.changed(self.redis, self.team_id)
+        membership.changed(self.redis, self.team_id)
         return counts
 
     def full(self, reviewed_run_id):
@@ -222,15 +236,13 @@ class TeamSync:
         reconciler.removals(confirmed_removals(self.team_id, reviewed_run_id, group_fingerprint))
         plan = reconciler.take()
         counts = self.apply(plan, writer)
-        if self.tracker is not None:
-            self.fence()
-            if tracking is None or plan.needs_review:
-                self.tracker.clear()
-            else:
-                holders = {holder: tracking.membership.users.get(holder, set())
-                           for holder in (group_id, *tracking.nested)}
-                self.tracker.save_full(self.key, self.members_version + 1, tracking.users_link, tracking.groups_link,
-                                       sorted(read.ids), holders, read.rechecked)
+        self.fence()
+        if tracking is None or plan.needs_review:
+            self.tracker.clear()
+        else:
+            holders = {holder: tracking.membership.users.get(holder, set()) for holder in (group_id, *tracking.nested)}
+            self.tracker.save_full(self.key, self.members_version + 1, tracking.users_link, tracking.groups_link,
+                                   sorted(read.ids), holders, read.rechecked)
         return plan, counts
 
     def write_part(self, reconciler, writer, users, read, outside):
@@ -245,8 +257,6 @@ class TeamSync:
         """Delta links that start now, taken before the group is read so nothing in between is missed, and the
         membership a first groups/delta round lists; None when the group cannot be tracked (too many nested
         groups, or no permission)."""
-        if self.tracker is None:
-            return None
         try:
             nested = set(self.graph.nested_group_ids(group_id))
             users_link = self.graph.users_delta(latest=True).delta_link
@@ -333,11 +343,3 @@ class TeamSync:
         return reconcile(list(evaluated.values()), members, others, load_leader_ids(self.team_id), self.rules(),
                          scope)
 
-
-def sync_team(team_id, run_id, connection, graph, guard, progress, reviewed_run_id=None, redis=None, tracker=None,
-              fence=lambda: None, person_id=None):
-    """Fetch the group (or its changes, or one person), plan against the team, apply; returns (plan, counts, mode)."""
-    team_sync = TeamSync(team_id, run_id, connection, graph, guard, progress, redis, tracker, fence)
-    if person_id is not None:
-        return team_sync.one_person(person_id)
-    return team_sync.run(reviewed_run_id)
