@@ -101,6 +101,58 @@ def environment_name(environ: Mapping[str, str]) -> str:
     return environ.get("ENTRA_SYNC_ENV", "").strip()
 
 
+def _sync_settings(read: Reader) -> dict[str, Any]:
+    """How syncs run: Auto Sync intervals, the deletion guard, the team lock, full passes, list pages."""
+    return {
+        "OAUTH_SYNC_MINUTES": read.number("OAUTH_SYNC_MINUTES", "5", minimum=1),
+        "ENTERPRISE_APP_SYNC_MINUTES": read.number("ENTERPRISE_APP_SYNC_MINUTES", str(24 * 60), minimum=1),
+        "DELETION_GUARD_PERCENT": read.number("DELETION_GUARD_PERCENT", "10", float),
+        "DELETION_GUARD_MINIMUM": read.number("DELETION_GUARD_MINIMUM", "25"),
+        "DELETION_GUARD_MAXIMUM": read.number("DELETION_GUARD_MAXIMUM", "500"),
+        "SYNC_LOCK_SECONDS": read.number("SYNC_LOCK_SECONDS", "30", minimum=1),
+        "SYNC_FULL_PASS_HOURS": read.number("SYNC_FULL_PASS_HOURS", "24", float),
+        "MEMBERS_PER_PAGE": read.number("MEMBERS_PER_PAGE", "50", minimum=1),
+        "SYNC_USERS_PER_PAGE": read.number("SYNC_USERS_PER_PAGE", "50", minimum=1),
+    }
+
+
+def _service_settings(env: Mapping[str, str], read: Reader, production: bool) -> dict[str, Any]:
+    """Sign-in limits, sessions, the proxy, logging, timeouts, Redis over TLS, metrics and the worker's grace."""
+    return {
+        "LOGIN_ATTEMPTS_PER_15_MINUTES": read.number("LOGIN_ATTEMPTS_PER_15_MINUTES", "10", minimum=1),
+        "LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES": read.number("LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES", "50",
+                                                                minimum=1),
+        "SESSION_IDLE_MINUTES": read.number("SESSION_IDLE_MINUTES", "30", float),
+        "SESSION_MAX_HOURS": read.number("SESSION_MAX_HOURS", "12", float),
+        "TRUSTED_PROXY_COUNT": read.number("TRUSTED_PROXY_COUNT", "1" if production else "0"),
+        "MAX_CONTENT_LENGTH": read.number("MAX_CONTENT_LENGTH", str(1024 * 1024), minimum=1024),
+        "LOG_FORMAT": read.choice("LOG_FORMAT", "text", LOG_FORMATS),
+        "MICROSOFT_WEB_TIMEOUT_SECONDS": read.number("MICROSOFT_WEB_TIMEOUT_SECONDS", "5", float),
+        "MICROSOFT_WEB_CALLS": read.number("MICROSOFT_WEB_CALLS", "3", minimum=1),
+        "REDIS_WEB_TIMEOUT_SECONDS": read.number("REDIS_WEB_TIMEOUT_SECONDS", "2", float),
+        "QUEUED_RUN_REQUEUE_HOURS": read.number("QUEUED_RUN_REQUEUE_HOURS", "1", float),
+        "REDIS_SSL_CERT_REQS": read.choice("REDIS_SSL_CERT_REQS", "required", REDIS_CERT_REQS),
+        "REDIS_SSL_CA_CERTS": env.get("REDIS_SSL_CA_CERTS") or None,
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "WORKER_GRACE_SECONDS": read.number("WORKER_GRACE_SECONDS", "25"),
+    }
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The daily health check and the leaders' emails."""
+    return {
+        "HEALTH_CHECK_MINUTES": float(env.get("HEALTH_CHECK_MINUTES", str(24 * 60))),
+        "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SMTP_HOST": env.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(env.get("SMTP_PORT", "587")),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS", "1")),
+        "MAIL_FROM": env.get("MAIL_FROM", "Entra Team Sync <entra-team-sync@localhost>"),
+        "MAIL_FOLDER": env.get("MAIL_FOLDER") or str(INSTANCE / "mail"),
+    }
+
+
 def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the app's settings from environment variables; raise ConfigError naming every problem."""
     env = os.environ if environ is None else environ
@@ -128,44 +180,13 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "GRAPH_API_URL": env.get("GRAPH_API_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "MS_CLIENT_ID": env.get("MS_CLIENT_ID"),
         "MS_CLIENT_SECRET": env.get("MS_CLIENT_SECRET"),
-        "OAUTH_SYNC_MINUTES": read.number("OAUTH_SYNC_MINUTES", "5", minimum=1),
-        "ENTERPRISE_APP_SYNC_MINUTES": read.number("ENTERPRISE_APP_SYNC_MINUTES", str(24 * 60), minimum=1),
-        "DELETION_GUARD_PERCENT": read.number("DELETION_GUARD_PERCENT", "10", float),
-        "DELETION_GUARD_MINIMUM": read.number("DELETION_GUARD_MINIMUM", "25"),
-        "DELETION_GUARD_MAXIMUM": read.number("DELETION_GUARD_MAXIMUM", "500"),
-        "SYNC_LOCK_SECONDS": read.number("SYNC_LOCK_SECONDS", "30", minimum=1),
-        "SYNC_FULL_PASS_HOURS": read.number("SYNC_FULL_PASS_HOURS", "24", float),
-        "MEMBERS_PER_PAGE": read.number("MEMBERS_PER_PAGE", "50", minimum=1),
-        "SYNC_USERS_PER_PAGE": read.number("SYNC_USERS_PER_PAGE", "50", minimum=1),
-        "LOGIN_ATTEMPTS_PER_15_MINUTES": read.number("LOGIN_ATTEMPTS_PER_15_MINUTES", "10", minimum=1),
-        "LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES": read.number("LOGIN_ATTEMPTS_PER_CLIENT_PER_15_MINUTES", "50",
-                                                                minimum=1),
-        "SESSION_IDLE_MINUTES": read.number("SESSION_IDLE_MINUTES", "30", float),
-        "SESSION_MAX_HOURS": read.number("SESSION_MAX_HOURS", "12", float),
-        "TRUSTED_PROXY_COUNT": read.number("TRUSTED_PROXY_COUNT", "1" if production else "0"),
-        "MAX_CONTENT_LENGTH": read.number("MAX_CONTENT_LENGTH", str(1024 * 1024), minimum=1024),
-        "LOG_FORMAT": read.choice("LOG_FORMAT", "text", LOG_FORMATS),
-        "MICROSOFT_WEB_TIMEOUT_SECONDS": read.number("MICROSOFT_WEB_TIMEOUT_SECONDS", "5", float),
-        "MICROSOFT_WEB_CALLS": read.number("MICROSOFT_WEB_CALLS", "3", minimum=1),
-        "REDIS_WEB_TIMEOUT_SECONDS": read.number("REDIS_WEB_TIMEOUT_SECONDS", "2", float),
-        "QUEUED_RUN_REQUEUE_HOURS": read.number("QUEUED_RUN_REQUEUE_HOURS", "1", float),
-        "REDIS_SSL_CERT_REQS": read.choice("REDIS_SSL_CERT_REQS", "required", REDIS_CERT_REQS),
-        "REDIS_SSL_CA_CERTS": env.get("REDIS_SSL_CA_CERTS") or None,
-        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
-        "WORKER_GRACE_SECONDS": read.number("WORKER_GRACE_SECONDS", "25"),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
-        "HEALTH_CHECK_MINUTES": float(env.get("HEALTH_CHECK_MINUTES", str(24 * 60))),
-        "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/"),
-        "SMTP_HOST": env.get("SMTP_HOST", ""),
-        "SMTP_PORT": int(env.get("SMTP_PORT", "587")),
-        "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
-        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
-        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS", "1")),
-        "MAIL_FROM": env.get("MAIL_FROM", "Entra Team Sync <entra-team-sync@localhost>"),
-        "MAIL_FOLDER": env.get("MAIL_FOLDER") or str(INSTANCE / "mail"),
+        **_sync_settings(read),
+        **_service_settings(env, read, production),
+        **_mail_settings(env),
     }
     name = environment_name(env)
     if read.problems and production and name != "production":
