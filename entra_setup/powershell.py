@@ -11,8 +11,12 @@ def quoted(value: str) -> str:
 def script(guide_permissions: bool = False) -> str:
     """The .ps1 text: Connect-MgGraph, then every step of declaration.STEPS in order, printing the three values."""
     steps = dict(declaration.STEPS)
+    return _connect(guide_permissions) + _register(steps) + _credential(steps)
+
+
+def _connect(guide_permissions: bool) -> str:
+    """Parameters, the Graph module, sign-in, and the ids of Graph's application permissions."""
     permissions = ", ".join(quoted(p) for p in declaration.permissions(guide_permissions))
-    scope = declaration.SCOPE
     return f"""# Entra Team Sync: register the Enterprise App (the user guide's steps 1-5) with Microsoft Graph PowerShell.
 # Run it in PowerShell 7 as a Global Administrator or Privileged Role Administrator; run it again with the same
 # name to add a new client secret. Written from the same declaration as `python -m entra_setup`.
@@ -32,7 +36,13 @@ $Graph = Get-MgServicePrincipal -Filter "appId eq '{declaration.GRAPH_APP_ID}'"
 $RoleIds = @{{}}
 foreach ($Role in $Graph.AppRoles) {{ $RoleIds[$Role.Value] = $Role.Id }}
 
-# {steps["application"]}
+"""
+
+
+def _register(steps: dict[str, str]) -> str:
+    """The application, its service principal, its permissions, its scope and its own client."""
+    scope = declaration.SCOPE
+    return f"""# {steps["application"]}
 $App = Get-MgApplication -Filter "displayName eq '$($Name -replace "'", "''")'"
 if (-not $App) {{
     $Access = @($Permissions | ForEach-Object {{ @{{ Id = $RoleIds[$_]; Type = 'Role' }} }})
@@ -69,7 +79,12 @@ if (-not $Scope) {{
 Update-MgApplication -ApplicationId $App.Id -Api @{{ PreAuthorizedApplications = @(
     @{{ AppId = $App.AppId; DelegatedPermissionIds = @($Scope.Id) }}) }}
 
-# {steps["credential"]}
+"""
+
+
+def _credential(steps: dict[str, str]) -> str:
+    """A certificate or a new client secret, then the three values the page asks for."""
+    return f"""# {steps["credential"]}
 if ($CertificateFile) {{
     $Certificate = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2($CertificateFile)
     $Keys = @(Get-MgApplication -ApplicationId $App.Id -Property keyCredentials).KeyCredentials
