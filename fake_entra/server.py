@@ -192,7 +192,10 @@ class Emulator:
                     and response.status_code == 200:
                 response.set_data(json.dumps(fault.alter(json.loads(response.get_data()))))
             return response
-        tenant = mapped.get("tenant", "common")
+        return self.identity(request, endpoint, mapped.get("tenant", "common"), authority)
+
+    def identity(self, request: Request, endpoint: str, tenant: str, authority: str) -> Response:
+        """Answer a request to the identity platform: discovery, keys, tokens, device codes, sign-in."""
         if endpoint == "/instance-discovery":
             return instance_discovery(authority, request)
         if not tenant_name_valid(tenant):
