@@ -46,7 +46,7 @@ def test_a_worker_started_while_redis_is_down_waits_then_works(app, synced_team,
     with open(log_path, "w") as log:
         worker = start_worker(env, log=log)
     try:
-        time.sleep(4)
+        wait_for(lambda: log_lines(log_path, UNREACHABLE), timeout=30)  # it started, found Redis down, and waits
         assert worker.poll() is None, log_path.read_text()
         own_redis.start()
         run = queue_run(synced_team.id, "manual", own_redis.client())
