@@ -6,13 +6,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from webapp.crypto import SecretBox
 from webapp.microsoft import ClientCertificate
 from webapp.models import TeamCertificate, utcnow
 
 CERTIFICATE_DAYS = 365
 
 
-def make_certificate(team_id, secret_box, days=CERTIFICATE_DAYS):
+def make_certificate(team_id: int, secret_box: SecretBox, days: int = CERTIFICATE_DAYS) -> TeamCertificate:
     """A new self-signed RSA 2048 certificate for the team; the team's older ones stay until no longer used."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.timezone.utc)
@@ -30,16 +31,16 @@ def make_certificate(team_id, secret_box, days=CERTIFICATE_DAYS):
         expires_at=certificate.not_valid_after_utc.replace(tzinfo=None), created_at=utcnow())
 
 
-def newest_certificate(team_id):
+def newest_certificate(team_id: int) -> TeamCertificate | None:
     """The certificate the page offers the team now, or None."""
     return (TeamCertificate.select().where(TeamCertificate.team == team_id)
             .order_by(TeamCertificate.created_at.desc(), TeamCertificate.id.desc()).first())
 
 
-def client_certificate(row, secret_box):
+def client_certificate(row: TeamCertificate, secret_box: SecretBox) -> ClientCertificate:
     """What the token provider signs client assertions with."""
     return ClientCertificate(secret_box.decrypt(row.private_key_encrypted), row.certificate_pem)
 
 
-def download_name(team_id):
+def download_name(team_id: int) -> str:
     return f"entra-team-sync-team-{team_id}.pem"

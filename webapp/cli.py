@@ -7,7 +7,7 @@ from webapp.db import database
 from webapp.migrations import migrate
 
 
-def register(app):
+def register(app) -> None:
     app.cli.add_command(migrate_command)
     app.cli.add_command(status)
     app.cli.add_command(create_team)
@@ -17,7 +17,7 @@ def register(app):
 
 
 @click.command("migrate")
-def migrate_command():
+def migrate_command() -> None:
     """Bring the database schema up to date (safe to run again)."""
     applied = migrate()
     click.echo(f"Applied migrations {applied}." if applied else "Schema is up to date.")
@@ -25,7 +25,7 @@ def migrate_command():
 
 @click.command("status")
 @with_appcontext
-def status():
+def status() -> None:
     """Show the sync queue, the workers, and per team its last run, result, next Auto Sync and failures in a row."""
     from flask import current_app
 
@@ -49,7 +49,7 @@ def status():
 
 @click.command("create-team")
 @click.argument("name")
-def create_team(name):
+def create_team(name) -> None:
     """Create a team and print its id."""
     from webapp.models import Team
 
@@ -63,7 +63,7 @@ def create_team(name):
 @click.option("--team", "team_id", type=int, required=True, help="Id of the team to lead.")
 @click.option("--name", default="", help="Display name.")
 @click.password_option()
-def create_leader(email, team_id, name, password):
+def create_leader(email, team_id: int, name, password):
     """Create (or promote) a user as leader of a team."""
     from webapp.accounts import make_leader
     from webapp.auth.passwords import PasswordPolicyError

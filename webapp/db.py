@@ -41,7 +41,7 @@ def bind(url):
     return db
 
 
-def init_app(app, own_connection_blueprints=("operations",)):
+def init_app(app, own_connection_blueprints=("operations",)) -> None:
     """Bind the database named by DATABASE_URL and give each request its connection, as Peewee's FlaskDB does (but
     reusing one already open in this thread, as commands and tests hold one around the requests they make).
     Blueprints in `own_connection_blueprints` open their own, so /health answers 503, not an error page, when the
@@ -49,12 +49,12 @@ def init_app(app, own_connection_blueprints=("operations",)):
     db = bind(app.config["DATABASE_URL"])
 
     @app.before_request
-    def _connect():
+    def _connect() -> None:
         if request.blueprint not in own_connection_blueprints:
             db.connect(reuse_if_open=True)
 
     @app.teardown_request
-    def _close(exc):
+    def _close(exc) -> None:
         if not db.is_closed():
             db.close()
 

@@ -15,7 +15,7 @@ class TextFormatter(logging.Formatter):
     """`time level logger message team=… run=…`, a line break in the message written as \\n so it cannot forge a
     line (a traceback keeps its own lines)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def formatMessage(self, record):
@@ -47,11 +47,11 @@ class Handler(logging.StreamHandler):
         return sys.stderr
 
     @stream.setter
-    def stream(self, _):
+    def stream(self, _) -> None:
         """Always standard error."""
 
 
-def setup(log_format="text", level=logging.INFO):
+def setup(log_format: str="text", level=logging.INFO) -> None:
     """Send every logger's lines of `level` and above to standard error in `log_format` (text or json); calling it
     again changes the format, it adds no second handler."""
     root = logging.getLogger()

@@ -13,7 +13,7 @@ HISTOGRAMS = {
 }
 
 
-def _observe(pipe, name, seconds):
+def _observe(pipe, name, seconds) -> None:
     pipe.hincrbyfloat(KEY, f"{name}|sum", seconds)
     pipe.hincrby(KEY, f"{name}|count", 1)
     for bound in BUCKETS:
@@ -21,7 +21,7 @@ def _observe(pipe, name, seconds):
             pipe.hincrby(KEY, f"{name}|le|{bound}", 1)
 
 
-def record_run(redis, result, duration, queue_wait, graph_requests, throttled):
+def record_run(redis, result, duration, queue_wait, graph_requests, throttled) -> None:
     """Add one ended run to the counts."""
     pipe = redis.pipeline(transaction=False)
     pipe.hincrby(KEY, f"runs|{result}", 1)

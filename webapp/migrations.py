@@ -8,58 +8,58 @@ from webapp.models import (ALL_MODELS, EntraConnection, LeaderEmail, SchemaVersi
 from webapp.search import create_search_indexes, one_search_index
 
 
-def _initial_schema():
+def _initial_schema() -> None:
     database.create_tables(ALL_MODELS, safe=True)
 
 
-def _member_list_indexes():
+def _member_list_indexes() -> None:
     """Members in name order without a sort, and substring search by name or email."""
     database.execute_sql(f'CREATE INDEX IF NOT EXISTS users_team_name_id ON "{User._meta.table_name}" '
                          "(team_id, name, id)")
     create_search_indexes()
 
 
-def _add_column(model, field):
+def _add_column(model, field) -> None:
     """Add a column unless the table was created with it."""
     table = model._meta.table_name
     if field.column_name not in {column.name for column in database.get_columns(table)}:
         migrate_schema(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
-def _run_mode():
+def _run_mode() -> None:
     """Whether a run read the whole group or only its changes."""
     _add_column(SyncRun, SyncRun.mode)
 
 
-def _run_notice():
+def _run_notice() -> None:
     """Why a run stopped for review."""
     _add_column(SyncRun, SyncRun.notice)
 
 
-def _drop_redundant_user_index():
+def _drop_redundant_user_index() -> None:
     """users_team_name_id (team_id, name, id) serves what (team_id, name) served, and every insert paid for both.
     (team_id) stays: a search finds its hits by (team_id, rowid) there."""
     database.execute_sql("DROP INDEX IF EXISTS users_team_id_name")
 
 
-def _sessions_and_security_events():
+def _sessions_and_security_events() -> None:
     """Server-side sign-in sessions and the security event log."""
     database.create_tables([UserSession, SecurityEvent], safe=True)
 
 
-def _group_name_fits_microsoft():
+def _group_name_fits_microsoft() -> None:
     """A Sync Group's name can be as long as Microsoft allows (256 characters); SQLite does not limit it."""
     if not is_sqlite():
         database.execute_sql(f'ALTER TABLE "{SyncSettings._meta.table_name}" ALTER COLUMN group_name '
                              f"TYPE VARCHAR({SyncSettings.group_name.max_length})")
 
 
-def _guest_choice():
+def _guest_choice() -> None:
     """Whether a team's sync includes guest accounts (it always did)."""
     _add_column(SyncSettings, SyncSettings.include_guests)
 
 
-def _add_columns(model, *fields):
+def _add_columns(model, *fields) -> None:
     """Add the model's columns its table was created without."""
     table = model._meta.table_name
     existing = {column.name for column in database.get_columns(table)}
@@ -69,7 +69,7 @@ def _add_columns(model, *fields):
             migrate_schema(migrator.add_column(table, field.column_name, field))
 
 
-def _credentials_health_and_emails():
+def _credentials_health_and_emails() -> None:
     """Key pairs the portal makes for Enterprise Apps, which credential a connection uses until when, its daily
     health check, and the emails sent to leaders (with the team's choice to get none)."""
     database.create_tables([TeamCertificate, LeaderEmail], safe=True)
@@ -78,7 +78,7 @@ def _credentials_health_and_emails():
     _add_columns(SyncSettings, SyncSettings.leader_emails)
 
 
-def _run_interrupted():
+def _run_interrupted() -> None:
     """Whether a run ended because its worker stopped (such a run is tried again and sets no Auto Sync period)."""
     _add_column(SyncRun, SyncRun.interrupted)
 

@@ -17,7 +17,7 @@ from webapp.models import SyncRun, SyncSettings, Team
 bp = Blueprint("operations", __name__)
 
 
-def _database_answers():
+def _database_answers() -> bool:
     try:
         with database.connection_context():
             database.execute_sql("SELECT 1")

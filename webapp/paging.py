@@ -1,4 +1,6 @@
 """Paging shared by the lists: the page a request asks for, and one page of a query."""
+from typing import Any
+
 from flask import abort, request
 from peewee import Query
 
@@ -27,14 +29,14 @@ def last_page_of(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
-def page_numbers(page: int, per_page: int, total: int) -> dict:
+def page_numbers(page: int, per_page: int, total: int) -> dict[str, int]:
     """The paging numbers of a list of `total` rows; a page past the last one is a 404."""
     last_page = last_page_of(total, per_page)
     check_page(page, last_page)
     return {"total": total, "page": page, "last_page": last_page}
 
 
-def page_of(query: Query, page: int, per_page: int, total: int | None = None) -> dict:
+def page_of(query: Query, page: int, per_page: int, total: int | None = None) -> dict[str, Any]:
     """One page of an ordered query and the paging numbers; `total` when the caller already knows it."""
     numbers = page_numbers(page, per_page, query.count() if total is None else total)
     return {"rows": list(query.paginate(page, per_page)), **numbers}

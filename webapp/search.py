@@ -4,7 +4,7 @@ SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained
 PostgreSQL uses trigram GIN indexes (pg_trgm), which serve ILIKE directly.
 """
 from flask import abort, request
-from peewee import SQL
+from peewee import SQL, Expression
 
 from webapp.db import database, is_sqlite
 from webapp.models import User
@@ -35,12 +35,12 @@ POSTGRES_SCHEMA = [
 POSTGRES_RETIRED = ["DROP INDEX IF EXISTS users_name_trgm", "DROP INDEX IF EXISTS users_email_trgm"]
 
 
-def create_search_indexes():
+def create_search_indexes() -> None:
     for statement in SQLITE_SCHEMA if is_sqlite() else POSTGRES_SCHEMA:
         database.execute_sql(statement)
 
 
-def one_search_index():
+def one_search_index() -> None:
     """Replace PostgreSQL's two per-column trigram indexes by the single one (SQLite keeps its FTS index)."""
     if not is_sqlite():
         for statement in POSTGRES_RETIRED + POSTGRES_SCHEMA:
@@ -55,7 +55,7 @@ def search_arg(name: str = "q") -> str:
     return text
 
 
-def name_or_email_contains(text):
+def name_or_email_contains(text: str) -> Expression:
     """A WHERE clause: the user's name or email contains `text`, case-insensitively."""
     if is_sqlite():
         if len(text) >= TRIGRAM:

@@ -15,5 +15,5 @@ def utc(moment: dt.datetime, precision: str = "minute") -> str:
     return text if precision == "day" else f"{text} UTC"
 
 
-def init_app(app):
+def init_app(app) -> None:
     app.jinja_env.filters.update(plural=plural, utc=utc)

@@ -1,7 +1,10 @@
 """The daily health check of every connection (Auto Sync on or off): a fresh token and a read of the Sync Group."""
 import datetime as dt
 import logging
+from collections.abc import Mapping
+from typing import Any
 
+import redis
 from rq import Queue
 
 from webapp.connections import ENTERPRISE_APP, NEEDS_LEADER, clear_error, graph_client_from_config, mark_error
@@ -14,7 +17,7 @@ log = logging.getLogger(__name__)
 QUEUE = "sync"
 
 
-def queue_due_checks(redis, config, now=None):
+def queue_due_checks(redis: redis.Redis, config: Mapping[str, Any], now: dt.datetime | None = None) -> list[int]:
     """Queue the check of each connection not checked for HEALTH_CHECK_MINUTES; returns their ids."""
     now = now or utcnow()
     before = now - dt.timedelta(minutes=config["HEALTH_CHECK_MINUTES"])
@@ -28,13 +31,13 @@ def queue_due_checks(redis, config, now=None):
     return due
 
 
-def group_gone(settings, connection):
+def group_gone(settings: SyncSettings, connection: EntraConnection) -> str:
     return (f"The Sync Group {settings.group_name or settings.group_id} no longer exists in "
             f"{connection.tenant_name or connection.tenant_id}, or the app can no longer see it: choose another "
             "Sync Group.")
 
 
-def check_connection(connection_id):
+def check_connection(connection_id: int) -> str:
     """Get a token (an Enterprise App anew: a cached token would hide a revoked consent or an expired secret), read
     the Sync Group, and show what is wrong on the page, with the remedy, before the next sync needs it."""
     from worker.jobs import context
@@ -56,6 +59,7 @@ def check_connection(connection_id):
             else:
                 graph.search_groups("", 1)
         except GroupNotFound:
+            assert settings is not None  # only reading the Sync Group raises it
             problem = group_gone(settings, entra)
         except MicrosoftError as error:
             if not isinstance(error, NEEDS_LEADER):

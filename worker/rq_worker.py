@@ -10,8 +10,13 @@ is recorded as interrupted and is queued again as a retry run.
 """
 import argparse
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
+from redis.client import PubSub, PubSubWorkerThread
+from rq.job import Job
+from rq.queue import Queue
 from rq.worker import HerokuWorker
 
 import worker.jobs  # imported once here, so every forked work horse starts with it loaded
@@ -32,30 +37,31 @@ class SyncWorker(HerokuWorker):
     `imminent_shutdown_delay` seconds (WORKER_GRACE_SECONDS) later unless it ended first."""
 
     @property
-    def redis_watch(self):
+    def redis_watch(self) -> RedisWatch:
         if getattr(self, "_redis_watch", None) is None:
             self._redis_watch = RedisWatch(self.connection, log)
         return self._redis_watch
 
-    def bootstrap(self, *args, **kwargs):
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         self.redis_watch.wait()
         return self.redis_watch.call(super().bootstrap, *args, **kwargs)
 
-    def check_for_suspension(self, burst):
+    def check_for_suspension(self, burst: bool) -> None:
         return self.redis_watch.call(super().check_for_suspension, burst)
 
-    def run_maintenance_tasks(self):
+    def run_maintenance_tasks(self) -> None:
         return self.redis_watch.call(super().run_maintenance_tasks)
 
-    def heartbeat(self, timeout=None, pipeline=None):
+    def heartbeat(self, timeout: int | None = None, pipeline: redis.client.Pipeline | None = None) -> None:
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline=pipeline)
         return self.redis_watch.call(super().heartbeat, timeout)
 
-    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
+                                     max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
         return self.redis_watch.call(super().dequeue_job_and_maintain_ttl, timeout, max_idle_time)
 
-    def _while_a_job_runs(self, call, *args):
+    def _while_a_job_runs(self, call: Callable[..., object], *args: Any) -> None:
         """A bookkeeping write Redis cannot take while the work horse runs is skipped (the job goes on), not fatal."""
         try:
             call(*args)
@@ -64,16 +70,17 @@ class SyncWorker(HerokuWorker):
             return
         self.redis_watch.answered()
 
-    def maintain_heartbeats(self, job):
+    def maintain_heartbeats(self, job: Job) -> None:
         self._while_a_job_runs(super().maintain_heartbeats, job)
 
-    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+    def set_current_job_working_time(self, current_job_working_time: float,
+                                     pipeline: redis.client.Pipeline | None = None) -> None:
         if pipeline is not None:
             return super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
         self.current_job_working_time = current_job_working_time
         return self._while_a_job_runs(super().set_current_job_working_time, current_job_working_time)
 
-    def execute_job(self, job, queue):
+    def execute_job(self, job: Job, queue: Queue) -> None:
         """Run the job; Redis lost while it ran leaves RQ's record of it unfinished, but not the run: the database
         has what the sync did, and the scheduler fails a run whose worker stopped. Then wait for Redis."""
         try:
@@ -83,14 +90,14 @@ class SyncWorker(HerokuWorker):
             log.warning("Job %s ended while Redis was unreachable; its run records the outcome", job.id)
             self.redis_watch.wait()
 
-    def handle_exception(self, job, *exc_info):
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
         """A failed sync was recorded and logged by the job: one line here, not a traceback."""
         if isinstance(exc_info[1], SyncFailed):
             log.info("Job %s failed: %s", job.id, exc_info[1])
             return
         super().handle_exception(job, *exc_info)
 
-    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: PubSub, pubsub_thread: PubSubWorkerThread) -> None:
         if isinstance(exc, TROUBLE):
             self.redis_watch.failed(exc)
             self.redis_watch.wait()
@@ -98,7 +105,7 @@ class SyncWorker(HerokuWorker):
         super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("queues", nargs="*", default=["sync"], help="Queues to work, in order (default: sync).")
     parser.add_argument("--burst", action="store_true", help="Work until the queues are empty, then exit.")

@@ -1,6 +1,7 @@
 """The periodic schedule as data, and the pure decision of which jobs to (re)register (which teams are due is
 decided in webapp.engine.schedule)."""
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -13,7 +14,7 @@ class PeriodicJob:
     interval: int
     queue: str = "sync"
 
-    def signature(self):
+    def signature(self) -> str:
         """What identifies this declaration in the scheduler, so a changed one is registered again."""
         return f"{self.func}|{self.interval}|{self.queue}"
 
@@ -23,7 +24,7 @@ PERIODIC_JOBS = (
 )
 
 
-def plan_schedule(declared, registered):
+def plan_schedule(declared: Iterable[PeriodicJob], registered: Mapping[str, str]) -> tuple[list[str], list[PeriodicJob]]:
     """(ids to cancel, jobs to register) from the declared jobs and {id: signature} of the registered ones."""
     wanted = {job.id: job for job in declared}
     cancel = sorted(job_id for job_id, signature in registered.items()

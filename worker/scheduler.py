@@ -7,6 +7,8 @@ and registers the periodic jobs again in every round, since a Redis that restart
 import argparse
 import logging
 import time
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import redis
 from rq_scheduler import Scheduler
@@ -15,7 +17,7 @@ from webapp import config as settings_module
 from webapp import logs
 from webapp.models import utcnow
 from worker.redis_watch import TROUBLE, RedisWatch
-from worker.schedule import PERIODIC_JOBS, plan_schedule
+from worker.schedule import PERIODIC_JOBS, PeriodicJob, plan_schedule
 
 SIGNATURE = "periodic_signature"
 REDIS_TIMEOUT_SECONDS = 5
@@ -23,12 +25,12 @@ REDIS_TIMEOUT_SECONDS = 5
 log = logging.getLogger(__name__)
 
 
-def registered_jobs(scheduler):
+def registered_jobs(scheduler: Scheduler) -> dict[str, str]:
     """{job id: signature} of the periodic jobs this project registered earlier."""
     return {job.id: job.meta[SIGNATURE] for job in scheduler.get_jobs() if SIGNATURE in job.meta}
 
 
-def register(scheduler, declared=PERIODIC_JOBS):
+def register(scheduler: Scheduler, declared: Iterable[PeriodicJob] = PERIODIC_JOBS) -> tuple[list[str], list[str]]:
     """Make the scheduler hold exactly the declared periodic jobs; returns (cancelled ids, registered ids)."""
     cancel, add = plan_schedule(declared, registered_jobs(scheduler))
     for job_id in cancel:
@@ -43,13 +45,13 @@ def register(scheduler, declared=PERIODIC_JOBS):
 class SteadyScheduler(Scheduler):
     """rq-scheduler's loop (one scheduler at a time enqueues, under its lock), made to outlast Redis trouble."""
 
-    def __init__(self, *args, declared=PERIODIC_JOBS, **kwargs):
+    def __init__(self, *args: Any, declared: Iterable[PeriodicJob] = PERIODIC_JOBS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.declared = declared
         self.watch = RedisWatch(self.connection, log)
         self.standing_by = False
 
-    def round(self):
+    def round(self) -> bool:
         """One round: keep the periodic jobs registered, then enqueue what is due if this scheduler has the lock."""
         self.heartbeat()
         cancelled, added = register(self, self.declared)
@@ -68,7 +70,7 @@ class SteadyScheduler(Scheduler):
             self.remove_lock()
         return True
 
-    def run(self, burst=False):
+    def run(self, burst: bool = False) -> None:
         self.watch.call(self.register_birth)
         self._install_signal_handlers()
         try:
@@ -93,7 +95,7 @@ class SteadyScheduler(Scheduler):
                 log.warning("Stopped while Redis was unreachable; its lock and record expire by themselves")
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interval", type=float, default=10, help="Seconds between checks for due jobs.")
     parser.add_argument("--burst", action="store_true", help="Enqueue what is due now, then exit.")

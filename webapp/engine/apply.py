@@ -5,9 +5,14 @@ run's history holds every change that was committed, even when the worker dies b
 each transaction `fence` is called: it raises when the run may no longer write (its team lock is gone).
 """
 
-from peewee import Case
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from peewee import Case, Field, Model
 
 from webapp.db import database, is_postgres
+from webapp.engine.reconcile import Change, Join, Outcome, Plan
 from webapp.engine.team_side import chunks
 from webapp.models import SyncOutcome, SyncRun, TeamLeader, User, UserSession, utcnow
 
@@ -24,7 +29,7 @@ POSTGRES_ARRAYS = {"VARCHAR": "varchar[]", "TEXT": "text[]", "INT": "integer[]",
                    "DATETIME": "timestamp[]"}
 
 
-def _statement(sql, fields):
+def _statement(sql: str, fields: Sequence[Field]) -> str:
     """The insert as run: executemany's on SQLite; on PostgreSQL the rows come as one array per column
     (unnest), which psycopg2 quotes in C rather than row by row in Python."""
     if not is_postgres():
@@ -35,7 +40,7 @@ def _statement(sql, fields):
     return f"{sql[:start]} SELECT * FROM unnest({arrays}){sql[end:]}"
 
 
-def insert_statement(model, fields, ignore_conflicts=False):
+def insert_statement(model: type[Model], fields: Sequence[Field], ignore_conflicts: bool = False) -> str:
     """The insert of tuples ordered like `fields`, rendered once (every defaulted field listed, so none is added)."""
     query = model.insert_many([tuple(None for _ in fields)], fields=list(fields))
     if ignore_conflicts:
@@ -46,7 +51,7 @@ def insert_statement(model, fields, ignore_conflicts=False):
     return _statement(sql, fields)
 
 
-def insert_rows(statement, rows):
+def insert_rows(statement: str, rows: list[tuple[Any, ...]]) -> int:
     """Run an insert_statement over rows in the current transaction; returns how many rows were inserted."""
     cursor = database.cursor()
     if is_postgres():
@@ -56,10 +61,10 @@ def insert_rows(statement, rows):
     return cursor.rowcount
 
 
-def _case_updates(changes):
+def _case_updates(changes: Sequence[Join | Change]) -> dict[Field, Any]:
     """One CASE expression per field that any change sets, keyed by user id; others keep their value."""
     fields = sorted({name for change in changes for name in change.values})
-    updates = {}
+    updates: dict[Field, Any] = {}
     for name in fields:
         column = getattr(User, name)
         pairs = [(change.user_id, change.values[name]) for change in changes if name in change.values]
@@ -67,7 +72,7 @@ def _case_updates(changes):
     return updates
 
 
-def _outcome_row(run_id, outcome):
+def _outcome_row(run_id: int, outcome: Outcome) -> tuple[Any, ...]:
     return (run_id, (outcome.entra_id or "")[:36] or None, outcome.user_id, outcome.email[:320], outcome.name[:200],
             outcome.action, outcome.reason[:255])
 
@@ -76,15 +81,17 @@ class PlanWriter:
     """Writes a run's plan, whole or in parts (one per page of the group, then the removals); every transaction
     records its own outcomes and counts."""
 
-    def __init__(self, team_id, run_id, progress=lambda message: None, fence=lambda: None):
+    def __init__(self, team_id: int, run_id: int, progress: Callable[[str], None] = lambda message: None,
+                 fence: Callable[[], None] = lambda: None) -> None:
         self.team_id, self.run_id, self.progress, self.fence = team_id, run_id, progress, fence
         self.outcomes = insert_statement(SyncOutcome, OUTCOME_FIELDS)
         self.counts = dict.fromkeys(("added", "created", "updated", "removed"), 0)
         self.skipped = dict.fromkeys(("skipped_other_team", "skipped_disabled"), 0)
         self.planned_creates = self.creates_done = 0
-        self.plan, self.by_action = None, {}
+        self.plan = Plan()
+        self.by_action: dict[str, dict[int | str | None, Outcome]] = {}
 
-    def write(self, plan):
+    def write(self, plan: Plan) -> None:
         """Write one plan (or part): notes, creates, adds, updates, removals."""
         self.plan, self.by_action = plan, {}
         for outcome in plan.outcomes:  # the outcomes of changes, by what identifies the change
@@ -98,12 +105,12 @@ class PlanWriter:
         self.update()
         self.remove()
 
-    def finish(self):
+    def finish(self) -> dict[str, int]:
         """After the last part: the counts of what was committed (the planner's statistics refreshed)."""
         _refresh_statistics(self.counts["created"])
         return {**self.counts, **self.skipped}
 
-    def commit(self, outcomes, **counts):
+    def commit(self, outcomes: Sequence[Outcome], **counts: int) -> None:
         """Inside a transaction: the outcomes of what it changed and the run's counts moved on."""
         if outcomes:
             insert_rows(self.outcomes, [_outcome_row(self.run_id, outcome) for outcome in outcomes])
@@ -113,7 +120,7 @@ class PlanWriter:
             for name, value in counts.items():
                 self.counts[name] += value
 
-    def notes(self):
+    def notes(self) -> None:
         """Outcomes that change nothing (skips, removals held for review) and the skip counts."""
         notes = [outcome for outcome in self.plan.outcomes if outcome.action in ("skipped", "would_remove")]
         for batch in chunks(notes, INSERT_CHUNK):
@@ -124,7 +131,7 @@ class PlanWriter:
         self.skipped["skipped_disabled"] += self.plan.skipped_disabled
         SyncRun.update(**self.skipped).where(SyncRun.id == self.run_id).execute()
 
-    def create(self):
+    def create(self) -> None:
         if not self.plan.creates:
             return
         now = utcnow()
@@ -145,7 +152,7 @@ class PlanWriter:
             self.creates_done += len(batch)
             self.progress(f"Created {self.creates_done:,} of {self.planned_creates:,} new users")
 
-    def _inserted(self, batch, now):
+    def _inserted(self, batch: Sequence[Join], now: dt.datetime) -> list[str]:
         """The Entra ids of a batch of new users that were inserted (another account may have taken an email)."""
         tenant_ids = {join.values["entra_tenant_id"] for join in batch}
         query = User.select(User.entra_object_id).where(
@@ -153,14 +160,14 @@ class PlanWriter:
             & (User.created_at == now) & (User.synced_by_team == self.team_id))
         return [row[0] for row in query.tuples()]
 
-    def _applied(self, user_ids, rowcount):
+    def _applied(self, user_ids: Sequence[int | None], rowcount: int) -> Sequence[int | None]:
         """The users of a batch that a guarded UPDATE changed: all of them, unless the rowcount says otherwise."""
         if rowcount == len(user_ids):
             return user_ids
         query = User.select(User.id).where(User.id.in_(user_ids) & (User.team == self.team_id))
         return [row[0] for row in query.tuples()]
 
-    def add(self):
+    def add(self) -> None:
         added = self.by_action.get("added", {})
         for batch in chunks(self.plan.adds, CHUNK):
             updates = _case_updates(batch)
@@ -175,7 +182,7 @@ class PlanWriter:
                              if join.user_id in applied and join.entra_id in added], added=len(applied))
             self.progress(f"Added {len(batch):,} users")
 
-    def update(self):
+    def update(self) -> None:
         updated = self.by_action.get("updated", {})
         for batch in chunks(self.plan.updates, CHUNK):
             user_ids = [change.user_id for change in batch]
@@ -188,7 +195,7 @@ class PlanWriter:
                 self.commit(outcomes, updated=len(outcomes))
             self.progress(f"Updated {len(batch)} users")
 
-    def remove(self):
+    def remove(self) -> None:
         """Members leave the team; only accounts this team synced, leading no team, are also deactivated."""
         removed = self.by_action.get("removed", {})
         leaders = TeamLeader.select(TeamLeader.user)
@@ -210,14 +217,15 @@ class PlanWriter:
             self.progress(f"Removed {len(batch)} users")
 
 
-def apply_plan(plan, team_id, run_id, progress=lambda message: None, fence=lambda: None):
+def apply_plan(plan: Plan, team_id: int, run_id: int, progress: Callable[[str], None] = lambda message: None,
+               fence: Callable[[], None] = lambda: None) -> dict[str, int]:
     """Write the plan: notes, creates, adds, updates, removals; returns the counts of what was committed."""
     writer = PlanWriter(team_id, run_id, progress, fence)
     writer.write(plan)
     return writer.finish()
 
 
-def _refresh_statistics(created):
+def _refresh_statistics(created: int) -> None:
     """When a run grew the users table by a tenth or more (or it was never analyzed), let PostgreSQL's planner see
     the new rows now rather than at autovacuum's next pass: stale statistics turn index lookups into table scans."""
     if not created or not is_postgres():

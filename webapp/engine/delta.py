@@ -9,12 +9,16 @@ them now, while the advanced queries that list the group read an index that may 
 takes the membership from that round.
 """
 
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from webapp.engine.reconcile import REASON_DELETED, REASON_NOT_IN_GROUP
 
 USER_TYPE = "#microsoft.graph.user"
 GROUP_TYPE = "#microsoft.graph.group"
+# A user's saved standing: (in the Sync Group, the tracked groups holding it directly).
+Standing = tuple[bool, set[str]]
 IGNORED_TYPES = frozenset({"#microsoft.graph.orgContact", "#microsoft.graph.device",
                            "#microsoft.graph.servicePrincipal"})
 
@@ -23,17 +27,17 @@ IGNORED_TYPES = frozenset({"#microsoft.graph.orgContact", "#microsoft.graph.devi
 class GroupChanges:
     """Direct user memberships of the tracked groups as the round ended: (group id, user id) -> member now."""
 
-    memberships: dict = field(default_factory=dict)
-    names: dict = field(default_factory=dict, compare=False)  # tracked group id -> displayName, when given
+    memberships: dict[tuple[str, str], bool] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict, compare=False)  # tracked group id -> displayName, when given
     nesting_changed: bool = False  # a tracked group was deleted or a group joined or left one: re-read everything
 
 
-def read_groups_round(items, tracked):
+def read_groups_round(items: Iterable[dict[str, Any]], tracked: Collection[str]) -> GroupChanges:
     """The membership changes of the tracked groups; later entries of a round win (replays are harmless)."""
     changes = GroupChanges()
     for item in items:
         group_id = item.get("id")
-        if group_id not in tracked:
+        if not isinstance(group_id, str) or group_id not in tracked:
             continue
         if "@removed" in item:
             return GroupChanges(nesting_changed=True)
@@ -53,13 +57,14 @@ def read_groups_round(items, tracked):
 class Membership:
     """Direct members of groups as a first groups/delta round listed them."""
 
-    users: dict = field(default_factory=dict)  # group id -> ids of its direct user members
-    groups: dict = field(default_factory=dict)  # group id -> ids of the groups nested in it directly
+    users: dict[str, set[str]] = field(default_factory=dict)  # group id -> ids of its direct user members
+    groups: dict[str, set[str]] = field(default_factory=dict)  # group id -> ids of the groups nested in it directly
 
-    def nested_in(self, group_id):
+    def nested_in(self, group_id: str) -> set[str]:
         """Every group below `group_id` that the round reached, at any depth (the round may not have listed the
         deepest ones yet: their members are unknown)."""
-        found, pending = set(), [group_id]
+        found: set[str] = set()
+        pending = [group_id]
         while pending:
             for child in self.groups.get(pending.pop(), ()):
                 if child not in found and child != group_id:
@@ -67,12 +72,12 @@ class Membership:
                     pending.append(child)
         return found
 
-    def users_in(self, group_ids):
+    def users_in(self, group_ids: Iterable[str]) -> set[str]:
         """The users held directly by any of the groups."""
-        return set().union(*(self.users.get(group_id, set()) for group_id in group_ids))
+        return set[str]().union(*(self.users.get(group_id, set()) for group_id in group_ids))
 
 
-def read_membership(items):
+def read_membership(items: Iterable[dict[str, Any]]) -> Membership:
     """Direct user and group members of each group of a first round; contacts, devices and service principals
     (and anything untyped) are not members the sync follows."""
     membership = Membership()
@@ -97,13 +102,13 @@ def read_membership(items):
 class UserChanges:
     """What a users/delta round said: complete new values, entries to read again, deleted users."""
 
-    changed: dict = field(default_factory=dict)  # object id -> Graph user dict (a property left out was never set)
-    incomplete: set = field(default_factory=set)  # ids whose entry lacks a property every user has
-    removed: set = field(default_factory=set)
-    deleted_how: dict = field(default_factory=dict)  # removed id -> Graph's reason: "changed" (soft) or "deleted"
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # object id -> Graph user dict (a property left out was never set)
+    incomplete: set[str] = field(default_factory=set)  # ids whose entry lacks a property every user has
+    removed: set[str] = field(default_factory=set)
+    deleted_how: dict[str, str] = field(default_factory=dict)  # removed id -> Graph's reason: "changed" (soft) or "deleted"
 
 
-def read_users_round(items, required):
+def read_users_round(items: Iterable[dict[str, Any]], required: Iterable[str]) -> UserChanges:
     """Sort a users/delta round's entries; a later entry for the same user replaces an earlier one. After the first
     round Graph leaves out the properties a user never had, so only an entry without a `required` one (which every
     user has) must be read again."""
@@ -131,17 +136,17 @@ def read_users_round(items, required):
 class Movement:
     """Where each touched user stands after the round."""
 
-    in_group: dict  # user id -> in the Sync Group now
-    holders: dict  # user id -> the tracked groups (the Sync Group included) holding it directly now
+    in_group: dict[str, bool]  # user id -> in the Sync Group now
+    holders: dict[str, set[str]]  # user id -> the tracked groups (the Sync Group included) holding it directly now
 
-    def joined(self, before):
+    def joined(self, before: Mapping[str, Standing]) -> set[str]:
         return {user_id for user_id, now in self.in_group.items() if now and not before[user_id][0]}
 
-    def left(self, before):
+    def left(self, before: Mapping[str, Standing]) -> set[str]:
         return {user_id for user_id, now in self.in_group.items() if not now and before[user_id][0]}
 
 
-def movement(before, changes, removed_users):
+def movement(before: Mapping[str, Standing], changes: GroupChanges, removed_users: set[str]) -> Movement:
     """Each touched user's standing after the round; `before` maps every touched user to
     (in the group, tracked groups holding it directly) as saved."""
     holders = {user_id: set(groups) for user_id, (_, groups) in before.items()}
@@ -155,10 +160,11 @@ def movement(before, changes, removed_users):
     return Movement({user_id: bool(groups) for user_id, groups in holders.items()}, holders)
 
 
-def leaving_reasons(left, before, moved, deleted_how, names, group_id, group_name):
+def leaving_reasons(left: Iterable[str], before: Mapping[str, Standing], moved: Movement, deleted_how: Mapping[str, str],
+                    names: Mapping[str, str], group_id: str, group_name: str) -> dict[str, str]:
     """Why each user who left the Sync Group left it, in the leader's words: deleted in Entra (softly, into the
     deleted items, or for good), or out of the Sync Group or of the nested groups that held them."""
-    reasons = {}
+    reasons: dict[str, str] = {}
     for user_id in left:
         if user_id in deleted_how:
             reasons[user_id] = REASON_DELETED[deleted_how[user_id]]

@@ -3,9 +3,11 @@ Graph requests, never the whole group) and the plan for them alone."""
 
 from dataclasses import dataclass, field
 
+from webapp.engine.reconcile import Plan, PlatformUser, SyncRules
+
 from webapp.engine.reconcile import REASON_NOT_FOUND, REASON_NOT_IN_GROUP, RemovalScope, reconcile
 from webapp.engine.team_side import load_leader_ids, load_matching
-from webapp.microsoft import to_entra_user
+from webapp.microsoft import EntraUser, GraphClient, to_entra_user
 
 
 @dataclass(frozen=True)
@@ -13,25 +15,25 @@ class PersonFacts:
     """What Graph says about one person and the Sync Group."""
 
     entra_id: str
-    entra_user: object | None  # EntraUser, or None when the tenant has no such user
-    holders: dict = field(default_factory=dict)  # id -> name of the Sync Group or nested groups holding them directly
+    entra_user: EntraUser | None  # None when the tenant has no such user
+    holders: dict[str, str] = field(default_factory=dict)  # id -> name of the Sync Group or nested groups holding them directly
     group_id: str = ""
 
     @property
-    def in_group(self):
+    def in_group(self) -> bool:
         return self.entra_user is not None and bool(self.holders)
 
     @property
-    def directly(self):
+    def directly(self) -> bool:
         return self.group_id in self.holders
 
     @property
-    def through(self):
+    def through(self) -> list[str]:
         """Names of the nested groups that hold the person, in name order."""
         return sorted(name for group_id, name in self.holders.items() if group_id != self.group_id)
 
 
-def read_person(graph, group_id, entra_id):
+def read_person(graph: GraphClient, group_id: str, entra_id: str) -> PersonFacts:
     """The person by id, the groups holding them directly, and (only when the Sync Group is not one of those but
     other groups are) the Sync Group's nested groups: two or three requests (four for a Microsoft 365 group)."""
     raw = graph.get_user(entra_id)
@@ -49,11 +51,11 @@ def read_person(graph, group_id, entra_id):
 class PersonPlan:
     """The plan a run makes for one person, and the platform accounts it matched."""
 
-    plan: object
-    matching: list  # PlatformUser rows linked to the person or holding their email
+    plan: Plan
+    matching: list[PlatformUser]  # PlatformUser rows linked to the person or holding their email
 
 
-def plan_person(facts, team_id, tenant_id, rules, team_size):
+def plan_person(facts: PersonFacts, team_id: int, tenant_id: str, rules: SyncRules, team_size: int) -> PersonPlan:
     """The reconcile step for this one person: in the group they are the only group user; out of it (or deleted)
     they may be removed, like a leaver of an incremental run."""
     user = facts.entra_user
@@ -65,6 +67,6 @@ def plan_person(facts, team_id, tenant_id, rules, team_size):
         row.id for row in members if row.entra_tenant_id == tenant_id and row.entra_object_id == facts.entra_id)
     reason = REASON_NOT_IN_GROUP if user is not None else REASON_NOT_FOUND
     scope = RemovalScope(leaving, team_size, {facts.entra_id: reason})
-    group_users = [user] if facts.in_group else []
+    group_users = [user] if user is not None and facts.in_group else []
     plan = reconcile(group_users, members, others, load_leader_ids(team_id), rules, scope)
     return PersonPlan(plan, matching)

@@ -2,25 +2,29 @@
 
 import queue
 import threading
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar
+
+Page = TypeVar("Page")
 
 READER_JOIN_SECONDS = 5  # a reader stopped early is waited for this long; it is a daemon thread after that
 _DONE = object()
 
 
-class ReadAhead:
+class ReadAhead(Generic[Page]):
     """Iterate over `pages` (an iterator of lists) with the next page read in a thread while the caller works on
     this one. `pages_in_memory` pages are out at most: the one the caller holds and the ones being read; the
     reader asks for the next only when the caller has finished with an earlier one. An exception of the reader
     is raised to the caller after the pages before it, so a read that fails is seen as failed, never as ended."""
 
-    def __init__(self, pages, pages_in_memory=2):
+    def __init__(self, pages: Iterator[Page], pages_in_memory: int = 2) -> None:
         self.pages = pages
         self.slots = threading.Semaphore(pages_in_memory)
-        self.ready = queue.SimpleQueue()
+        self.ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._read, name="group-reader", daemon=True)
 
-    def _read(self):
+    def _read(self) -> None:
         try:
             while True:
                 self.slots.acquire()
@@ -37,7 +41,7 @@ class ReadAhead:
             if close is not None:
                 close()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Page]:
         self.thread.start()
         try:
             while True:

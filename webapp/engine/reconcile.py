@@ -1,7 +1,10 @@
 """The reconcile step: a pure function from the group's users and the team side to a plan (no I/O)."""
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+
+from webapp.microsoft.users import EntraUser
 
 SYNCED_FIELDS = ("name", "email", "job_title", "department")
 
@@ -72,12 +75,12 @@ class SyncRules:
 
     team_id: int
     tenant_id: str
-    selected_ids: frozenset | None = None  # None means All Users
+    selected_ids: frozenset[str] | None = None  # None means All Users
     allow_deletion: bool = False
     guard_percent: float = 10.0
     guard_minimum: int = 25
     guard_maximum: int = 500  # removals one run may make, whatever the team's size
-    confirmed_removals: frozenset | None = None  # user ids a leader confirmed after a review
+    confirmed_removals: frozenset[int] | None = None  # user ids a leader confirmed after a review
     include_guests: bool = True  # guest accounts (#EXT#) may join the team
 
 
@@ -86,9 +89,9 @@ class RemovalScope:
     """An incremental run sees part of the team: only these members may be removed, and the deletion guard
     measures removals against the whole team."""
 
-    member_ids: frozenset
+    member_ids: frozenset[int]
     team_size: int
-    reasons: dict = field(default_factory=dict)  # Entra object id -> why that member left (else "not in the group")
+    reasons: dict[str, str] = field(default_factory=dict)  # Entra object id -> why that member left (else "not in the group")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,7 @@ class Join:
 
     user_id: int | None
     entra_id: str
-    values: dict
+    values: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,7 @@ class Change:
 
     user_id: int
     entra_id: str
-    values: dict
+    values: dict[str, str]
     visible: bool  # False when only the stored Entra ids change
 
 
@@ -126,18 +129,18 @@ class Outcome:
 class Plan:
     """What applying the sync will do to the team."""
 
-    creates: list = field(default_factory=list)
-    adds: list = field(default_factory=list)
-    updates: list = field(default_factory=list)
-    removals: list = field(default_factory=list)  # user ids
-    held_removals: list = field(default_factory=list)  # user ids kept back by the deletion guard
-    outcomes: list = field(default_factory=list)
+    creates: list[Join] = field(default_factory=list)
+    adds: list[Join] = field(default_factory=list)
+    updates: list[Change] = field(default_factory=list)
+    removals: list[int] = field(default_factory=list)  # user ids
+    held_removals: list[int] = field(default_factory=list)  # user ids kept back by the deletion guard
+    outcomes: list[Outcome] = field(default_factory=list)
     needs_review: bool = False
     review_reason: str = ""  # why the run stopped for review, in the leader's words
     skipped_other_team: int = 0
     skipped_disabled: int = 0
 
-    def counts(self):
+    def counts(self) -> dict[str, int]:
         """The run's counts: added includes created users."""
         return {
             "added": len(self.creates) + len(self.adds),
@@ -152,20 +155,20 @@ class Plan:
 class TeamSide:
     """The platform users a group can match, indexed by (tenant, object id) and by lower-case email."""
 
-    def __init__(self, users, tenant_id):
+    def __init__(self, users: Iterable[PlatformUser], tenant_id: str) -> None:
         self.tenant_id = tenant_id
-        self.by_object_id = {}
-        self.by_email = {}
+        self.by_object_id: dict[str, PlatformUser] = {}
+        self.by_email: dict[str, PlatformUser] = {}
         self.add(users)
 
-    def add(self, users):
+    def add(self, users: Iterable[PlatformUser]) -> None:
         """Index more platform users (a later one with the same key wins)."""
         for user in users:
             if user.entra_object_id and user.entra_tenant_id == self.tenant_id:
                 self.by_object_id[user.entra_object_id] = user
             self.by_email[user.email.lower()] = user
 
-    def match(self, entra_user):
+    def match(self, entra_user: EntraUser) -> tuple[PlatformUser | None, str | None]:
         """(user, conflict): the account linked to (tenant, object id), the durable identity; else the account
         holding the email when it may be adopted. A conflict (EMAIL_TAKEN, EMAIL_OWNED) says why an account with
         that email is not this Entra user's; with EMAIL_OWNED the account is returned too."""
@@ -184,13 +187,14 @@ class TeamSide:
         return user, None
 
 
-def adoptable(user, entra_user):
+def adoptable(user: PlatformUser, entra_user: EntraUser) -> bool:
     """Whether an account not linked to this Entra user may become theirs by email: the tenant provably owns the
     address, and the account is active, leads no team and is linked to no other tenant or object."""
     return entra_user.email_proven and user.active and not user.leads_team and user.entra_object_id is None
 
 
-def status(entra_user, user, conflict, team_id, include_guests=True):
+def status(entra_user: EntraUser, user: PlatformUser | None, conflict: str | None, team_id: int,
+           include_guests: bool = True) -> str:
     """The Sync Users status of one group user given its matched platform user."""
     if user is not None and user.team_id == team_id:
         return DISABLED if not entra_user.enabled and conflict is None else IN_THIS_TEAM
@@ -204,39 +208,39 @@ def status(entra_user, user, conflict, team_id, include_guests=True):
         return conflict
     if user is None and not entra_user.email:
         return NO_EMAIL
-    if user is None and len(entra_user.email) > MAX_EMAIL:
+    if user is None and len(entra_user.email or "") > MAX_EMAIL:
         return EMAIL_TOO_LONG
     return WILL_BE_ADDED
 
 
-def user_status(entra_user, side, team_id, include_guests=True):
+def user_status(entra_user: EntraUser, side: TeamSide, team_id: int, include_guests: bool = True) -> str:
     """The Sync Users status of one group user: match it in `side`, then decide."""
     user, conflict = side.match(entra_user)
     return status(entra_user, user, conflict, team_id, include_guests)
 
 
-def fingerprint_line(entra_user):
+def fingerprint_line(entra_user: EntraUser) -> str:
     """One user's line of the group's digest."""
     return f"{entra_user.object_id}:{int(entra_user.enabled)}\n"
 
 
-def fingerprint(entra_users):
+def fingerprint(entra_users: Iterable[EntraUser]) -> str:
     """A digest of who is in the group and enabled: equal digests mean the same removals."""
     return digest_lines(fingerprint_line(user) for user in entra_users)
 
 
-def digest_lines(lines):
+def digest_lines(lines: Iterable[str]) -> str:
     """The digest of a group's lines, in any order."""
     return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
-def guard_threshold(team_size, rules):
+def guard_threshold(team_size: int, rules: SyncRules) -> float:
     """The most removals one run may make without a review: a share of the team, at least a minimum, and never
     more than an absolute maximum."""
     return min(max(team_size * rules.guard_percent / 100.0, rules.guard_minimum), rules.guard_maximum)
 
 
-def entra_values(entra_user):
+def entra_values(entra_user: EntraUser) -> dict[str, str]:
     """The synced fields as Entra has them, texts cut to the platform's limits (an email never is)."""
     return {
         "name": entra_user.display_name[:MAX_TEXT],
@@ -246,52 +250,59 @@ def entra_values(entra_user):
     }
 
 
-def _plural(count, word):
+def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
-def empty_read_reason(wanted):
+def empty_read_reason(wanted: int) -> str:
     return (f"Microsoft listed no users in the Sync Group, so this sync removed nobody ({_plural(wanted, 'member')} "
             "would have been removed). If the group really is empty now, check the list and Confirm removals.")
 
 
-def guard_reason(wanted, threshold):
+def guard_reason(wanted: int, threshold: float) -> str:
     return (f"This sync would remove {_plural(wanted, 'member')}, more than the deletion guard allows in one run "
             f"({int(threshold):,}), so it removed nobody. Check the list, then Confirm removals.")
 
 
-def _link_values(user, entra_user, tenant_id):
+def _link_values(user: PlatformUser, entra_user: EntraUser, tenant_id: str) -> dict[str, str]:
     if user.entra_object_id == entra_user.object_id and user.entra_tenant_id == tenant_id:
         return {}
     return {"entra_tenant_id": tenant_id, "entra_object_id": entra_user.object_id}
 
 
-def _outcome(action, reason, entra_user=None, user=None, values=None):
-    email = (values or {}).get("email") or (user.email if user else (entra_user.email or "").lower())
-    name = (values or {}).get("name") or (user.name if user else entra_user.display_name)
+def _outcome(action: str, reason: str, entra_user: EntraUser | None = None, user: PlatformUser | None = None,
+             values: dict[str, str] | None = None) -> Outcome:
+    if user is not None:
+        email, name = user.email, user.name
+    elif entra_user is not None:
+        email, name = (entra_user.email or "").lower(), entra_user.display_name
+    else:
+        raise ValueError("an outcome is about a platform user, an Entra user or both")
+    values = values or {}
     return Outcome(action, reason, entra_user.object_id if entra_user else None,
-                   user.id if user else None, email, name)
+                   user.id if user else None, values.get("email") or email, values.get("name") or name)
 
 
 class _Planner:
     """Builds one plan; keeps track of emails claimed so no two users end with one address."""
 
-    def __init__(self, side, members, leader_ids, rules, scope):
+    def __init__(self, side: TeamSide, members: list[PlatformUser], leader_ids: frozenset[int], rules: SyncRules,
+                 scope: RemovalScope | None) -> None:
         self.side = side
         self.scope = scope
         self.members = members
         self.leader_ids = leader_ids
         self.rules = rules
         self.plan = Plan()
-        self.emails_in_use = {user.email.lower(): user.id for user in members}
+        self.emails_in_use: dict[str, int | tuple[str, str]] = {user.email.lower(): user.id for user in members}
         self.emails_in_use.update((email, user.id) for email, user in side.by_email.items())
 
-    def learn(self, others):
+    def learn(self, others: Iterable[PlatformUser]) -> None:
         """Platform users outside the team that later group users can match; their emails are taken."""
         self.side.add(others)
         self.emails_in_use.update((user.email.lower(), user.id) for user in others)
 
-    def claim(self, email, user_id):
+    def claim(self, email: str, user_id: int | tuple[str, str]) -> bool:
         """Reserve an email for a user; False when another user has it."""
         owner = self.emails_in_use.get(email, user_id)
         if owner != user_id:
@@ -299,7 +310,7 @@ class _Planner:
         self.emails_in_use[email] = user_id
         return True
 
-    def follow(self, user, entra_user, values):
+    def follow(self, user: PlatformUser, entra_user: EntraUser, values: dict[str, str]) -> dict[str, str]:
         """The values to write so `user` follows Entra; an email another user has is kept as it is."""
         changes = {name: value for name, value in values.items() if getattr(user, name) != value}
         email = changes.get("email")
@@ -310,8 +321,8 @@ class _Planner:
             del changes["email"]
         return changes
 
-    def member_in_group(self, user, entra_user):
-        values = {}
+    def member_in_group(self, user: PlatformUser, entra_user: EntraUser) -> None:
+        values: dict[str, str] = {}
         if user.synced_by_team_id == self.rules.team_id:
             values = self.follow(user, entra_user, entra_values(entra_user))
         visible = bool(values)
@@ -322,7 +333,7 @@ class _Planner:
                 self.plan.outcomes.append(_outcome("updated", ", ".join(sorted(
                     name for name in values if name in SYNCED_FIELDS)), entra_user, user, values))
 
-    def candidate(self, entra_user, user, conflict):
+    def candidate(self, entra_user: EntraUser, user: PlatformUser | None, conflict: str | None) -> None:
         state = status(entra_user, user, conflict, self.rules.team_id, self.rules.include_guests)
         if state == IN_OTHER_TEAM:
             self.plan.skipped_other_team += 1
@@ -345,7 +356,7 @@ class _Planner:
         else:
             self.add(entra_user, user)
 
-    def create(self, entra_user):
+    def create(self, entra_user: EntraUser) -> None:
         values = entra_values(entra_user)
         if not self.claim(values["email"], ("new", entra_user.object_id)):
             self.plan.outcomes.append(_outcome("skipped", REASON_EMAIL_TAKEN, entra_user))
@@ -354,25 +365,25 @@ class _Planner:
         self.plan.creates.append(Join(None, entra_user.object_id, values))
         self.plan.outcomes.append(_outcome("created", "", entra_user, values=values))
 
-    def add(self, entra_user, user):
+    def add(self, entra_user: EntraUser, user: PlatformUser) -> None:
         values = self.follow(user, entra_user, entra_values(entra_user))
         values.update(_link_values(user, entra_user, self.rules.tenant_id))
         self.plan.adds.append(Join(user.id, entra_user.object_id, values))
         self.plan.outcomes.append(_outcome("added", "", entra_user, user, values))
 
-    def removals(self, in_group, disabled_member_ids, group_size):
+    def removals(self, in_group: set[int], disabled_member_ids: set[int], group_size: int) -> None:
         """Members not in the group or disabled in Entra, leaders excepted, then the deletion guard: a full read
         with no users at all, or more removals than the threshold, waits for review."""
-        candidates, team_size, reasons = self.members, len(self.members), {}
+        candidates, team_size, reasons = self.members, len(self.members), dict[str, str]()
         if self.scope is not None:
             reasons = self.scope.reasons
             candidates = [user for user in self.members
                           if user.id in self.scope.member_ids or user.id in disabled_member_ids]
             team_size = self.scope.team_size
-        wanted = []
+        wanted: list[tuple[PlatformUser, str]] = []
         for user in candidates:
             reason = REASON_DISABLED if user.id in disabled_member_ids else (
-                reasons.get(user.entra_object_id, REASON_NOT_IN_GROUP) if user.id not in in_group else None)
+                reasons.get(user.entra_object_id or "", REASON_NOT_IN_GROUP) if user.id not in in_group else None)
             if reason is None:
                 continue
             if user.id in self.leader_ids:
@@ -401,15 +412,16 @@ class Reconciler:
     outside the team it can match, then the removals once the whole group is known. `take` hands over the plan
     so far, so each part can be applied before the next is read. Pure, like `reconcile`."""
 
-    def __init__(self, members, leader_ids, rules, scope=None):
+    def __init__(self, members: list[PlatformUser], leader_ids: Iterable[int], rules: SyncRules,
+                 scope: RemovalScope | None = None) -> None:
         self.rules = rules
         self.side = TeamSide(members, rules.tenant_id)
         self.planner = _Planner(self.side, members, frozenset(leader_ids), rules, scope)
-        self.in_group = set()
-        self.disabled_member_ids = set()
-        self.seen = set()
+        self.in_group: set[int] = set()
+        self.disabled_member_ids: set[int] = set()
+        self.seen: set[str] = set()
 
-    def read(self, group_users, others=()):
+    def read(self, group_users: Iterable[EntraUser], others: Iterable[PlatformUser] = ()) -> None:
         """Plan for these group users (a user seen in an earlier part is not planned twice)."""
         planner, rules, side = self.planner, self.rules, self.side
         planner.learn(others)
@@ -430,7 +442,7 @@ class Reconciler:
             elif rules.selected_ids is None or entra_user.object_id in rules.selected_ids:
                 planner.candidate(entra_user, user, conflict)
 
-    def removals(self, confirmed=None):
+    def removals(self, confirmed: frozenset[int] | None = None) -> None:
         """Plan the removals (with Allow Deletion): only once every group user has been read. `confirmed`, when
         given, is the set of user ids a leader confirmed after a review."""
         if confirmed is not None:
@@ -438,13 +450,14 @@ class Reconciler:
         if self.rules.allow_deletion:
             self.planner.removals(self.in_group, self.disabled_member_ids, len(self.seen))
 
-    def take(self):
+    def take(self) -> Plan:
         """The plan of the parts read since the last take; the next parts start a new one."""
         plan, self.planner.plan = self.planner.plan, Plan()
         return plan
 
 
-def reconcile(group_users, members, others, leader_ids, rules, scope=None):
+def reconcile(group_users: Iterable[EntraUser], members: list[PlatformUser], others: Iterable[PlatformUser],
+              leader_ids: Iterable[int], rules: SyncRules, scope: RemovalScope | None = None) -> Plan:
     """The plan that makes the team follow the group: creates, adds, updates, removals and skips.
 
     A full pass gives every group user and every member; an incremental one gives the users that changed

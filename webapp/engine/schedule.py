@@ -2,6 +2,7 @@
 shared by the scheduler's tick and the `flask status` command."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from peewee import fn
@@ -26,18 +27,18 @@ class TeamState:
     failure_count: int
 
 
-def interval_minutes(method, oauth_minutes, enterprise_minutes):
+def interval_minutes(method: str, oauth_minutes: int, enterprise_minutes: int) -> int:
     """How often Auto Sync runs for a connection method."""
     return oauth_minutes if method == OAUTH else enterprise_minutes
 
 
-def next_sync_after(finished_at, minutes, failure_count):
+def next_sync_after(finished_at: dt.datetime, minutes: int, failure_count: int) -> dt.datetime:
     """When the next automatic run is due: the interval, doubled per recent failure, capped."""
     delay = dt.timedelta(minutes=minutes) * 2 ** min(failure_count, MAX_BACKOFF_DOUBLINGS)
     return finished_at + max(dt.timedelta(minutes=minutes), min(delay, MAX_BACKOFF))
 
 
-def next_due(state, oauth_minutes, enterprise_minutes):
+def next_due(state: TeamState, oauth_minutes: int, enterprise_minutes: int) -> dt.datetime | None:
     """When the team's next automatic run is due (None: at once, it never finished one)."""
     if state.last_finished_at is None:
         return None
@@ -45,7 +46,7 @@ def next_due(state, oauth_minutes, enterprise_minutes):
     return next_sync_after(state.last_finished_at, minutes, state.failure_count)
 
 
-def due_teams(states, now, oauth_minutes, enterprise_minutes):
+def due_teams(states: Iterable[TeamState], now: dt.datetime, oauth_minutes: int, enterprise_minutes: int) -> list[int]:
     """Ids of the teams whose automatic sync is due at this tick, skipping those with a run queued or running."""
     due = []
     for state in states:
@@ -57,7 +58,7 @@ def due_teams(states, now, oauth_minutes, enterprise_minutes):
     return due
 
 
-def auto_sync_states(team_ids=None):
+def auto_sync_states(team_ids: Iterable[int] | None = None) -> list[TeamState]:
     """The teams with Auto Sync on, a Sync Group and a connection (or those of `team_ids` among them), in three
     queries. A run its worker interrupted is not a finish: the retry's end is."""
     rows = (SyncSettings.select(SyncSettings.team, EntraConnection.method, SyncSettings.failure_count)
@@ -65,8 +66,8 @@ def auto_sync_states(team_ids=None):
             .where(SyncSettings.auto_sync & SyncSettings.group_id.is_null(False)))
     if team_ids is not None:
         rows = rows.where(SyncSettings.team.in_(team_ids))
-    rows = list(rows.tuples())
-    ids = [row[0] for row in rows]
+    found = list(rows.tuples())
+    ids = [row[0] for row in found]
     if not ids:
         return []
     finished = dict(SyncRun.select(SyncRun.team, fn.MAX(SyncRun.finished_at))
@@ -74,4 +75,4 @@ def auto_sync_states(team_ids=None):
     running = {row[0] for row in SyncRun.select(SyncRun.team).where(
         SyncRun.team.in_(ids) & SyncRun.status.in_(("queued", "running"))).tuples()}
     return [TeamState(team_id, method, team_id in running, finished.get(team_id), failures)
-            for team_id, method, failures in rows]
+            for team_id, method, failures in found]

@@ -7,8 +7,14 @@ settings or before the team changed by another path, the sync makes a full pass 
 import json
 import time
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import cast
 
+import redis
+from redis.client import Pipeline
+
+from webapp.engine.delta import Movement, Standing
 from webapp.microsoft import EntraUser
 
 TTL_SECONDS = 8 * 24 * 3600  # delta links expire after 7 days anyway
@@ -28,37 +34,38 @@ class TrackingState:
     full_at: float  # when the last full pass ran (epoch seconds)
     users_link: str
     groups_link: str
-    sizes: dict  # IN_GROUP and each tracked group id (the Sync Group and its nested groups) -> members in its set
+    sizes: dict[str, int]  # IN_GROUP and each tracked group id (the Sync Group and its nested groups) -> members in its set
 
     @property
-    def holders(self):
+    def holders(self) -> list[str]:
         return [name for name in self.sizes if name != IN_GROUP]
 
 
 class GroupTracker:
     """Reads and writes one team's tracking state."""
 
-    def __init__(self, redis, team_id, full_pass_seconds):
+    def __init__(self, redis: redis.Redis, team_id: int, full_pass_seconds: float) -> None:
         self.redis = redis
         self.team_id = team_id
         self.full_pass_seconds = full_pass_seconds
 
     @property
-    def _meta_key(self):
+    def _meta_key(self) -> str:
         return f"entra-sync:delta:{self.team_id}"
 
-    def _set_key(self, generation, name):
+    def _set_key(self, generation: str, name: str) -> str:
         return f"entra-sync:delta:{self.team_id}:{generation}:set:{name}"
 
-    def _pending_key(self, generation):
+    def _pending_key(self, generation: str) -> str:
         return f"entra-sync:delta:{self.team_id}:{generation}:pending"
 
-    def _keys(self, generation, names):
+    def _keys(self, generation: str, names: Iterable[str]) -> list[str]:
         return [self._pending_key(generation), *(self._set_key(generation, name) for name in names)]
 
-    def load(self, key, members_version):
+    def load(self, key: str, members_version: int) -> TrackingState | None:
         """The saved state, if it fits `key` and `members_version`, is fresh enough and nothing of it was lost."""
-        raw = {name.decode(): value.decode() for name, value in self.redis.hgetall(self._meta_key).items()}
+        meta = cast(dict[bytes, bytes], self.redis.hgetall(self._meta_key))
+        raw = {name.decode(): value.decode() for name, value in meta.items()}
         try:
             state = TrackingState(raw["generation"], raw["key"], int(raw["members_version"]), float(raw["full_at"]),
                                   raw["users_link"], raw["groups_link"], json.loads(raw["sizes"]))
@@ -74,7 +81,7 @@ class GroupTracker:
             return None
         return state
 
-    def standing(self, state, user_ids):
+    def standing(self, state: TrackingState, user_ids: Iterable[str]) -> dict[str, Standing]:
         """Each user's saved (in the group, tracked groups holding it directly)."""
         user_ids = list(user_ids)
         if not user_ids:
@@ -87,18 +94,19 @@ class GroupTracker:
         return {user_id: (bool(held[IN_GROUP][n]), {name for name in state.holders if held[name][n]})
                 for n, user_id in enumerate(user_ids)}
 
-    def pending(self, state):
+    def pending(self, state: TrackingState) -> dict[str, EntraUser]:
         """The group users a run skipped for reasons on the platform's side, to look at again every run."""
-        return {user_id.decode(): EntraUser(*json.loads(value))
-                for user_id, value in self.redis.hgetall(self._pending_key(state.generation)).items()}
+        pending = cast(dict[bytes, bytes], self.redis.hgetall(self._pending_key(state.generation)))
+        return {user_id.decode(): EntraUser(*json.loads(value)) for user_id, value in pending.items()}
 
-    def save_full(self, key, members_version, users_link, groups_link, in_group, holders, pending):
+    def save_full(self, key: str, members_version: int, users_link: str, groups_link: str, in_group: Iterable[str],
+                  holders: dict[str, Iterable[str]], pending: Collection[EntraUser]) -> None:
         """Replace the state after a full pass: the group's user ids, each tracked group's direct user ids."""
         generation = uuid.uuid4().hex[:12]
         sets = {IN_GROUP: set(in_group), **{group_id: set(user_ids) for group_id, user_ids in holders.items()}}
         pipeline = self.redis.pipeline(transaction=False)
-        for name, user_ids in sets.items():
-            user_ids = list(user_ids)
+        for name, members in sets.items():
+            user_ids = list(members)
             for start in range(0, len(user_ids), CHUNK):
                 pipeline.sadd(self._set_key(generation, name), *user_ids[start:start + CHUNK])
         self._write_pending(pipeline, generation, pending, ())
@@ -111,7 +119,8 @@ class GroupTracker:
         if old is not None and old[0] != generation:
             self.redis.delete(*self._keys(*old))
 
-    def save_round(self, state, members_version, users_link, groups_link, moved, pending, settled):
+    def save_round(self, state: TrackingState, members_version: int, users_link: str, groups_link: str,
+                   moved: Movement, pending: Collection[EntraUser], settled: Collection[str]) -> None:
         """Record one incremental round: new links, where each touched user stands now, the pending users
         (`pending` added, `settled` ids dropped)."""
         in_set = {IN_GROUP: {user_id: now for user_id, now in moved.in_group.items()}}
@@ -135,19 +144,21 @@ class GroupTracker:
         sizes = dict(zip(state.sizes, pipeline.execute()))
         self._write_meta(state.generation, state.key, members_version, state.full_at, users_link, groups_link, sizes)
 
-    def clear(self):
+    def clear(self) -> None:
         """Forget the state: the next sync makes a full pass."""
         old = self._current()
         self.redis.delete(self._meta_key, *(self._keys(*old) if old else ()))
 
-    def _write_pending(self, pipeline, generation, pending, settled):
+    def _write_pending(self, pipeline: Pipeline, generation: str, pending: Collection[EntraUser],
+                       settled: Collection[str]) -> None:
         name = self._pending_key(generation)
         if settled:
             pipeline.hdel(name, *settled)
         if pending:
             pipeline.hset(name, mapping={user.object_id: json.dumps(list(user)) for user in pending})
 
-    def _write_meta(self, generation, key, members_version, full_at, users_link, groups_link, sizes):
+    def _write_meta(self, generation: str, key: str, members_version: int, full_at: float, users_link: str,
+                    groups_link: str, sizes: dict[str, int]) -> None:
         pipeline = self.redis.pipeline()
         pipeline.delete(self._meta_key)
         pipeline.hset(self._meta_key, mapping={
@@ -156,9 +167,9 @@ class GroupTracker:
         pipeline.expire(self._meta_key, TTL_SECONDS)
         pipeline.execute()
 
-    def _current(self):
+    def _current(self) -> tuple[str, list[str]] | None:
         """(generation, tracked group ids) of the saved state, whatever it fits."""
-        generation, sizes = self.redis.hmget(self._meta_key, "generation", "sizes")
+        generation, sizes = cast(list[bytes | None], self.redis.hmget(self._meta_key, ["generation", "sizes"]))
         if generation is None or sizes is None:
             return None
         try:

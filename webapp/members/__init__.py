@@ -1,9 +1,11 @@
 """The Members page: list, search, edit, remove and restore a team's members."""
 import datetime as dt
+from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from htmx_flask import request as htmx_request
-from peewee import fn
+from peewee import ModelSelect, fn
 from playhouse.flask_utils import get_object_or_404
 
 from webapp import membership
@@ -12,7 +14,7 @@ from webapp.db import database
 from webapp.events import record_event
 from webapp.members.forms import validate_member
 from webapp.engine.team_side import load_leader_ids
-from webapp.models import TeamLeader, User, utcnow
+from webapp.models import Team, TeamLeader, User, utcnow
 from webapp.paging import page_arg, page_of
 from webapp.search import name_or_email_contains, search_arg
 from webapp.teams import leader_required
@@ -24,21 +26,21 @@ NOT_OWNED_EMAIL = ("Only the sign-in email of an account this team's sync create
                    "team, can be changed here.")
 
 
-def owns_account(team, member):
+def owns_account(team: Team, member: User) -> bool:
     """Whether account-wide fields (sign-in email, active) of a member are the team's to change: this team's
     sync created or adopted the account, and it leads no team."""
     return (member.synced_by_team_id == team.id
             and not TeamLeader.select().where(TeamLeader.user == member.id).exists())
 
 
-def member_query(team, search):
+def member_query(team: Team, search: str) -> ModelSelect:
     query = User.select().where((User.team == team) & (User.active == True))  # noqa: E712
     if search:
         query = query.where(name_or_email_contains(search))
     return query
 
 
-def page_of_members(team, search, page):
+def page_of_members(team: Team, search: str, page: int) -> dict[str, Any]:
     """One page of members in SQL, plus the total.
 
     A search is ordered by the lower-cased name: that keeps the database on the search index
@@ -52,17 +54,17 @@ def page_of_members(team, search, page):
     return {"members": paged.pop("rows"), **paged, "search": search}
 
 
-def _page_args():
+def _page_args() -> tuple[str, int]:
     return search_arg(), page_arg()
 
 
-def _member_or_404(team, user_id):
+def _member_or_404(team: Team, user_id: int) -> User:
     return get_object_or_404(User, (User.id == user_id) & (User.team == team) & (User.active == True))  # noqa: E712
 
 
 @bp.get("/")
 @leader_required
-def index(team):
+def index(team: Team) -> str:
     search, page = _page_args()
     context = page_of_members(team, search, page)
     context.update(team=team, leaders=load_leader_ids(team.id))
@@ -73,21 +75,21 @@ def index(team):
 
 @bp.get("/<id:user_id>")
 @leader_required
-def row(team, user_id):
+def row(team: Team, user_id: int) -> str:
     return render_template("members/_row.html", team=team, member=_member_or_404(team, user_id),
                            leaders=load_leader_ids(team.id))
 
 
 @bp.get("/<id:user_id>/edit")
 @leader_required
-def edit(team, user_id):
+def edit(team: Team, user_id: int) -> str:
     member = _member_or_404(team, user_id)
     return render_template("members/_edit_row.html", team=team, member=member, values=member.__data__, errors={})
 
 
 @bp.post("/<id:user_id>")
 @leader_required
-def update(team, user_id):
+def update(team: Team, user_id: int) -> ResponseReturnValue:
     member = _member_or_404(team, user_id)
     values, errors = validate_member(request.form, member)
     if "email" not in errors and values["email"] != member.email and not owns_account(team, member):
@@ -105,12 +107,12 @@ def update(team, user_id):
 
 @bp.post("/<id:user_id>/remove")
 @leader_required
-def remove(team, user_id):
+def remove(team: Team, user_id: int) -> ResponseReturnValue:
     member = _member_or_404(team, user_id)
     if member.id in load_leader_ids(team.id):
         return render_template("members/_row.html", team=team, member=member, leaders=load_leader_ids(team.id),
                                row_error="A team leader cannot be removed from the team."), 422
-    values = {User.team: None, User.removed_at: utcnow(), User.removed_from_team: team}
+    values: dict[Any, Any] = {User.team: None, User.removed_at: utcnow(), User.removed_from_team: team}
     kept_active = not owns_account(team, member)
     if not kept_active:
         values[User.active] = False
@@ -126,7 +128,7 @@ def remove(team, user_id):
     return redirect(url_for("members.index", team_id=team.id), code=303)
 
 
-def removed_query(team):
+def removed_query(team: Team) -> ModelSelect:
     since = utcnow() - dt.timedelta(days=RESTORE_DAYS)
     return User.select().where((User.removed_from_team == team) & (User.team.is_null())
                                & (User.removed_at >= since)).order_by(User.removed_at.desc())
@@ -134,14 +136,14 @@ def removed_query(team):
 
 @bp.get("/removed")
 @leader_required
-def removed(team):
+def removed(team: Team) -> str:
     paged = page_of(removed_query(team), page_arg(), current_app.config["MEMBERS_PER_PAGE"])
     return render_template("members/removed.html", team=team, members=paged.pop("rows"), **paged)
 
 
 @bp.post("/<id:user_id>/restore")
 @leader_required
-def restore(team, user_id):
+def restore(team: Team, user_id: int) -> ResponseReturnValue:
     with database.atomic():
         restored = User.update(team=team, active=True, removed_at=None, removed_from_team=None).where(
             (User.id == user_id) & (User.id.in_(removed_query(team).select(User.id)))).execute()

@@ -2,6 +2,7 @@
 
 import json
 import re
+from typing import Any
 
 FIELD_TENANT_ID = "tenant_id"
 FIELD_CLIENT_ID = "client_id"
@@ -12,9 +13,10 @@ class MicrosoftError(Exception):
     """Base class: `message` is plain language, never a secret, a token or a raw response body."""
 
     default_message = "Microsoft returned an unexpected answer."
-    default_field = None
+    default_field: str | None = None
 
-    def __init__(self, message=None, *, field=None, code=None, status=None, request_id=None):
+    def __init__(self, message: str | None = None, *, field: str | None = None, code: str | None = None,
+                 status: int | None = None, request_id: str | None = None) -> None:
         self.message = message or self.default_message
         self.field = field or self.default_field
         self.code = code
@@ -22,7 +24,7 @@ class MicrosoftError(Exception):
         self.request_id = request_id
         super().__init__(self.message)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, field={self.field!r})"
 
 
@@ -85,7 +87,7 @@ class TokenRejected(MicrosoftError):
 class PermissionDenied(MicrosoftError):
     """Graph answered 403: the application lacks a permission."""
 
-    def __init__(self, permission, **kwargs):
+    def __init__(self, permission: str, **kwargs: Any) -> None:
         self.permission = permission
         noun = "permissions" if " and " in permission else "permission"
         message = (
@@ -114,7 +116,7 @@ class Throttled(MicrosoftError):
 
     default_message = "Microsoft is limiting requests from this app right now: try again in a few minutes."
 
-    def __init__(self, message=None, *, retry_after=None, **kwargs):
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
 
@@ -124,7 +126,7 @@ class ServiceUnavailable(MicrosoftError):
 
     default_message = "Microsoft is temporarily unavailable: try again in a few minutes."
 
-    def __init__(self, message=None, *, retry_after=None, **kwargs):
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
 
@@ -151,7 +153,7 @@ class TooManyWaiting(SlowToAnswer):
 class IncompleteListing(MicrosoftError):
     """A listing ended with fewer entries than the `@odata.count` Microsoft reported on its first page."""
 
-    def __init__(self, reported, listed):
+    def __init__(self, reported: int, listed: int) -> None:
         super().__init__(
             f"Microsoft reported {reported:,} group members but listed only {listed:,}, so this sync removed "
             "nobody. This is usually a passing fault at Microsoft: the next run reads the group again.",
@@ -162,7 +164,7 @@ class IncompleteListing(MicrosoftError):
 class MembershipMismatch(MicrosoftError):
     """The group's listing holds more users than Microsoft's own member list of the group explains by a lag."""
 
-    def __init__(self, listed, missing):
+    def __init__(self, listed: int, missing: int) -> None:
         super().__init__(
             f"Microsoft listed {listed:,} users in the group, but its member list no longer holds {missing:,} of "
             "them, so this sync removed nobody. This is usually a passing fault at Microsoft, or many changes "
@@ -177,7 +179,7 @@ class UnexpectedResponse(MicrosoftError):
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
-_TOKEN_ERRORS_BY_CODE = {
+_TOKEN_ERRORS_BY_CODE: dict[int, type[MicrosoftError]] = {
     7000215: InvalidClientSecret,
     7000222: ExpiredClientSecret,
     700027: CertificateRefused,
@@ -188,7 +190,7 @@ _TOKEN_ERRORS_BY_CODE = {
     700082: ConnectionExpired,
 }
 
-_TOKEN_ERRORS_BY_NAME = {
+_TOKEN_ERRORS_BY_NAME: dict[str, type[MicrosoftError]] = {
     "invalid_client": InvalidClientSecret,
     "unauthorized_client": ApplicationNotInTenant,
     "invalid_tenant": TenantNotFound,
@@ -198,7 +200,7 @@ _TOKEN_ERRORS_BY_NAME = {
 }
 
 
-def parse_json(content):
+def parse_json(content: bytes | str) -> Any:
     """Decode a JSON body, or return None when it is not JSON."""
     try:
         return json.loads(content)
@@ -206,7 +208,7 @@ def parse_json(content):
         return None
 
 
-def aadsts_codes(body):
+def aadsts_codes(body: dict[str, Any]) -> list[int]:
     """The AADSTS numbers of a token endpoint error body, from error_codes or the description."""
     codes = [code for code in body.get("error_codes") or () if isinstance(code, int)]
     if not codes:
@@ -214,7 +216,7 @@ def aadsts_codes(body):
     return codes
 
 
-def token_error(status, content):
+def token_error(status: int, content: bytes) -> MicrosoftError:
     """Translate a token endpoint error response into a typed error (by its AADSTS code)."""
     body = parse_json(content)
     if not isinstance(body, dict):
@@ -232,7 +234,7 @@ def token_error(status, content):
     return error_class(code=code, status=status, request_id=request_id)
 
 
-def graph_error_code(content):
+def graph_error_code(content: bytes) -> tuple[str | None, str | None]:
     """The `error.code` and request id of a Graph error body, or (None, None)."""
     body = parse_json(content)
     if not isinstance(body, dict) or not isinstance(body.get("error"), dict):

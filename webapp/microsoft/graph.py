@@ -1,13 +1,18 @@
 """Microsoft Graph v1.0 reads the portal needs: groups, group users, users and delta rounds."""
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from .errors import (DeltaExpired, GroupNotFound, IncompleteListing, PermissionDenied, TokenRejected,
+import requests
+
+from .errors import (DeltaExpired, GroupNotFound, IncompleteListing, MicrosoftError, PermissionDenied, TokenRejected,
                      UnexpectedResponse, graph_error_code, parse_json)
-from .http import Transport
-from .users import USER_FIELDS, to_entra_user
+from .http import RetryPolicy, Transport
+from .tokens import TokenProvider
+from .users import USER_FIELDS, EntraUser, to_entra_user
 
 GROUP_FIELDS = ("id", "displayName", "description", "mail", "groupTypes", "securityEnabled")
 GROUP_DELTA_FIELDS = ("displayName", "members")
@@ -29,11 +34,11 @@ READ_GROUP_CHANGES = "GroupMember.Read.All"
 class DeltaResult:
     """Everything one delta round reported, and the link that starts the next round."""
 
-    items: list
+    items: list[dict[str, Any]]
     delta_link: str
 
 
-def _id_filters(object_ids):
+def _id_filters(object_ids: Iterable[str]) -> Iterator[str]:
     """`id eq '…' or …` filters naming every id, a few per filter."""
     object_ids = list(object_ids)
     for start in range(0, len(object_ids), IDS_PER_FILTER):
@@ -41,7 +46,7 @@ def _id_filters(object_ids):
                           for object_id in object_ids[start:start + IDS_PER_FILTER])
 
 
-def _search_term(query):
+def _search_term(query: str) -> str:
     """The query without double quotes and backslashes: no escape is documented, and tokenized search ignores them."""
     return " ".join(query.replace('"', " ").replace("\\", " ").split())
 
@@ -49,24 +54,26 @@ def _search_term(query):
 class GraphClient:
     """Reads Microsoft Graph with one token provider; `request_count` counts every HTTP attempt made."""
 
-    def __init__(self, graph_url, token_provider, session=None, *, transport=None, retry=None,
-                 sleep=time.sleep, clock=time.monotonic, timeout=(5.0, 60.0)):
+    def __init__(self, graph_url: str, token_provider: TokenProvider, session: requests.Session | None = None, *,
+                 transport: Transport | None = None, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 timeout: tuple[float, float] = (5.0, 60.0)) -> None:
         self.graph_url = graph_url.rstrip("/")
         self.token_provider = token_provider
         self.transport = transport or Transport(session, retry=retry, sleep=sleep, clock=clock,
                                                 timeout=timeout)
 
     @property
-    def request_count(self):
+    def request_count(self) -> int:
         """Graph HTTP requests made so far, retries included."""
         return self.transport.request_count
 
     @property
-    def throttled_count(self):
+    def throttled_count(self) -> int:
         """How many of those Microsoft answered 429 (throttled)."""
         return self.transport.throttled_count
 
-    def search_groups(self, query, limit=25):
+    def search_groups(self, query: str | None, limit: int = 25) -> list[dict[str, Any]]:
         """Up to `limit` groups ordered by name whose name has a word starting with `query` (all if empty)."""
         params = {
             "$select": ",".join(GROUP_FIELDS),
@@ -81,13 +88,13 @@ class GraphClient:
         body = self._get(self._url("/groups", params), permission=READ_GROUPS, eventual=True)
         return self._value(body)
 
-    def get_group(self, group_id):
+    def get_group(self, group_id: str) -> dict[str, Any]:
         """One group's id, displayName, description, mail, groupTypes and securityEnabled."""
         path = f"/groups/{quote(group_id, safe='')}"
         return self._get(self._url(path, {"$select": ",".join(GROUP_FIELDS)}),
                          permission=READ_GROUPS, group_id=group_id)
 
-    def iter_group_user_pages(self, group_id, fields=USER_FIELDS):
+    def iter_group_user_pages(self, group_id: str, fields: tuple[str, ...] = USER_FIELDS) -> Iterator[list[dict[str, Any]]]:
         """Pages of the group's users, nested groups flattened; raises rather than ending early."""
         path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
         params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE, "$count": "true"}
@@ -95,11 +102,11 @@ class GraphClient:
                                 group_id=group_id, eventual=True):
             yield self._users(body, fields)
 
-    def fetch_group_users(self, group_id):
+    def fetch_group_users(self, group_id: str) -> list[EntraUser]:
         """Every user of the group as `EntraUser`s: a complete list or an exception."""
         return [to_entra_user(user) for page in self.iter_group_user_pages(group_id) for user in page]
 
-    def nested_group_ids(self, group_id):
+    def nested_group_ids(self, group_id: str) -> list[str]:
         """The ids of every group nested in the group, at any depth; none in a Microsoft 365 group, which Graph
         refuses to be asked (400 Request_UnsupportedQuery: it cannot hold groups)."""
         path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.group"
@@ -114,16 +121,16 @@ class GraphClient:
                 return []
             raise
 
-    def get_users(self, user_ids, fields=USER_FIELDS):
+    def get_users(self, user_ids: Iterable[str], fields: tuple[str, ...] = USER_FIELDS) -> list[dict[str, Any]]:
         """The users with these ids that still exist, as Graph dicts, a few ids per request."""
-        found = []
+        found: list[dict[str, Any]] = []
         for clauses in _id_filters(user_ids):
             params = {"$select": ",".join(fields), "$filter": clauses, "$top": MAX_PAGE_SIZE}
             for body in self._pages(self._url("/users", params), permission=READ_USERS):
                 found.extend(self._users(body, fields))
         return found
 
-    def search_users(self, query, limit=10):
+    def search_users(self, query: str | None, limit: int = 10) -> list[dict[str, Any]]:
         """Up to `limit` users of the tenant, by name, whose name, email or sign-in name has words starting with
         the words of `query`."""
         term = _search_term(query or "")
@@ -139,7 +146,7 @@ class GraphClient:
         body = self._get(self._url("/users", params), permission=READ_USERS, eventual=True)
         return self._users(body, USER_FIELDS)
 
-    def get_user(self, user_id, fields=USER_FIELDS):
+    def get_user(self, user_id: str, fields: tuple[str, ...] = USER_FIELDS) -> dict[str, Any] | None:
         """One user as a Graph dict, or None when the tenant has no such user."""
         path = f"/users/{quote(user_id, safe='')}"
         try:
@@ -150,12 +157,12 @@ class GraphClient:
             raise
         return self._users({"value": [body]}, fields)[0]
 
-    def user_groups(self, user_id):
+    def user_groups(self, user_id: str) -> dict[str, str]:
         """{id: displayName} of the groups that hold the user directly (read from the directory itself, not the
         lagging index behind advanced queries)."""
         path = f"/users/{quote(user_id, safe='')}/memberOf"
         params = {"$select": "id,displayName", "$top": MAX_PAGE_SIZE}
-        groups = {}
+        groups: dict[str, str] = {}
         for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS):
             for entry in self._value(body):
                 if not isinstance(entry, dict) or entry.get("@odata.type") != GROUP_TYPE:
@@ -164,13 +171,14 @@ class GraphClient:
                     groups[entry["id"]] = entry.get("displayName") or ""
         return groups
 
-    def iter_users_pages(self, fields=USER_FIELDS):
+    def iter_users_pages(self, fields: tuple[str, ...] = USER_FIELDS) -> Iterator[list[dict[str, Any]]]:
         """Pages of all users of the tenant."""
         params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE}
         for body in self._pages(self._url("/users", params), permission=READ_USERS):
             yield self._users(body, fields)
 
-    def users_delta(self, delta_link=None, fields=USER_FIELDS, latest=False):
+    def users_delta(self, delta_link: str | None = None, fields: tuple[str, ...] = USER_FIELDS,
+                    latest: bool = False) -> DeltaResult:
         """One delta round over users: the changes since `delta_link` (all users when None; none, only the
         link that starts tracking from now, when `latest`)."""
         params = {"$select": ",".join(fields)}
@@ -179,7 +187,8 @@ class GraphClient:
         url = delta_link or self._url("/users/delta", params)
         return self._delta(url, permission=READ_USERS, merge=False)
 
-    def groups_delta(self, delta_link=None, group_ids=None, latest=False):
+    def groups_delta(self, delta_link: str | None = None, group_ids: Iterable[str] | None = None,
+                     latest: bool = False) -> DeltaResult:
         """One delta round over groups (direct members only), each group's `members@delta` slices merged;
         `latest` skips to a link that tracks changes from now."""
         params = {"$select": ",".join(GROUP_DELTA_FIELDS)}
@@ -190,11 +199,11 @@ class GraphClient:
         url = delta_link or self._url("/groups/delta", params)
         return self._delta(url, permission=READ_GROUP_CHANGES, merge=True)
 
-    def _url(self, path, params):
+    def _url(self, path: str, params: Mapping[str, object]) -> str:
         """An absolute Graph URL; OData punctuation stays readable, spaces are %20 (never '+')."""
         return f"{self.graph_url}{path}?{urlencode(params, safe='$,', quote_via=quote)}"
 
-    def _get(self, url, *, permission, group_id=None, eventual=False):
+    def _get(self, url: str, *, permission: str, group_id: str | None = None, eventual: bool = False) -> dict[str, Any]:
         """GET a Graph URL and decode it; after a 401 fetch a new token once, then give up."""
         headers = {"Accept": "application/json"}
         if eventual:
@@ -212,11 +221,11 @@ class GraphClient:
         raise self._error(response, permission, group_id)
 
     @staticmethod
-    def _error(response, permission, group_id):
+    def _error(response: requests.Response, permission: str, group_id: str | None) -> MicrosoftError:
         """The typed error for a Graph answer other than 200 with a JSON object."""
         status = response.status_code
         code, request_id = graph_error_code(response.content)
-        details = {"code": code, "status": status, "request_id": request_id}
+        details: dict[str, Any] = {"code": code, "status": status, "request_id": request_id}
         if status == 401:
             return TokenRejected(**details)
         if status == 403:
@@ -227,10 +236,11 @@ class GraphClient:
             return DeltaExpired(**details)
         return UnexpectedResponse(**details)
 
-    def _pages(self, url, **kwargs):
+    def _pages(self, url: str | None, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Yield every page body, following `@odata.nextLink` as an opaque URL until it is absent; a counted
         listing that ends short of the `@odata.count` of its first page raises IncompleteListing at the end."""
-        reported, ids = None, set()
+        reported: int | None = None
+        ids: set[str | None] = set()
         while url:
             body = self._get(url, **kwargs)
             value = self._value(body)
@@ -248,7 +258,7 @@ class GraphClient:
             raise IncompleteListing(reported, len(ids))
 
     @staticmethod
-    def _value(body):
+    def _value(body: dict[str, Any]) -> list[Any]:
         """The `value` list of a collection page."""
         value = body.get("value")
         if not isinstance(value, list):
@@ -256,7 +266,7 @@ class GraphClient:
         return value
 
     @staticmethod
-    def _users(body, fields):
+    def _users(body: dict[str, Any], fields: tuple[str, ...]) -> list[dict[str, Any]]:
         """A page's users; entries without their userPrincipalName mean User.Read.All is missing."""
         users = body["value"]
         if not all(isinstance(user, dict) and isinstance(user.get("id"), str) for user in users):
@@ -265,10 +275,10 @@ class GraphClient:
             raise PermissionDenied(READ_USERS, status=200, code="propertiesHidden")
         return users
 
-    def _delta(self, url, *, permission, merge):
+    def _delta(self, url: str, *, permission: str, merge: bool) -> DeltaResult:
         """Follow a delta round to its `@odata.deltaLink`; a round without one is an error, not a result."""
-        items = []
-        positions = {}
+        items: list[dict[str, Any]] = []
+        positions: dict[str | None, int] = {}
         delta_link = None
         for body in self._pages(url, permission=permission):
             for item in body["value"]:
@@ -283,7 +293,7 @@ class GraphClient:
         return DeltaResult(items, delta_link)
 
     @staticmethod
-    def _merge_group(merged, page_item):
+    def _merge_group(merged: dict[str, Any], page_item: dict[str, Any]) -> None:
         """Fold one more page's slice of a group into the group seen earlier in the round."""
         members = merged.get("members@delta", []) + page_item.get("members@delta", [])
         merged.update(page_item)

@@ -3,13 +3,17 @@
 import logging
 import math
 import random
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from .errors import NetworkError, ServiceUnavailable, SlowToAnswer, Throttled, TooManyWaiting, graph_error_code
+from .errors import (MicrosoftError, NetworkError, ServiceUnavailable, SlowToAnswer, Throttled, TooManyWaiting,
+                     graph_error_code)
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +37,16 @@ class RetryPolicy:
     min_wait: float = 0.05
     deadline: float | None = None
 
-    def backoff(self, attempt, rng):
+    def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with equal jitter for retry number `attempt` (1-based)."""
         ceiling = min(self.max_backoff, self.base_backoff * 2 ** (attempt - 1))
         return max(self.min_wait, ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
-def parse_retry_after(value):
+def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header given in (possibly fractional) seconds, else None."""
+    if value is None:
+        return None
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -48,7 +54,7 @@ def parse_retry_after(value):
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _where(url):
+def _where(url: str) -> str:
     """Host and path of a URL, for logs: no query string, which may carry opaque state."""
     parts = urlsplit(url)
     return f"{parts.netloc}{parts.path}"
@@ -60,8 +66,10 @@ class Transport:
     `gate` (a semaphore shared by the requests of one process, or None) bounds how many requests wait on Microsoft
     at once: when it is full, a request is refused at once with TooManyWaiting instead of waiting for a turn."""
 
-    def __init__(self, session=None, *, retry=None, timeout=(5.0, 60.0), sleep=time.sleep,
-                 clock=time.monotonic, rng=None, gate=None):
+    def __init__(self, session: requests.Session | None = None, *, retry: RetryPolicy | None = None,
+                 timeout: tuple[float, float] = (5.0, 60.0), sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 gate: threading.Semaphore | None = None) -> None:
         self.session = session or requests.Session()
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -73,7 +81,7 @@ class Transport:
         self.throttled_count = 0  # answers of 429 Too Many Requests
         self.lost = 0.0  # seconds spent on failed attempts and waits
 
-    def request(self, method, url, **kwargs):
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send a request; return the first non-retryable response or raise a typed error."""
         if self.gate is None:
             return self._send(method, url, kwargs)
@@ -85,7 +93,7 @@ class Transport:
         finally:
             self.gate.release()
 
-    def _attempt_timeout(self, kwargs, started):
+    def _attempt_timeout(self, kwargs: dict[str, Any], started: float) -> tuple[float, float]:
         """The (connect, read) timeout of the next attempt: the configured one, cut to what the deadline leaves."""
         timeout = kwargs.get("timeout", self.timeout)
         if self.retry.deadline is None:
@@ -96,7 +104,7 @@ class Transport:
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         return min(connect, left), min(read, left)
 
-    def _send(self, method, url, kwargs):
+    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
         started = self.clock()
         waited = 0.0
         attempt = 0
@@ -130,19 +138,19 @@ class Transport:
             response.close()
             waited += self._wait(delay)
 
-    def _wait(self, delay):
+    def _wait(self, delay: float) -> float:
         self.sleep(delay)
         self.lost += delay
         return delay
 
-    def _may_retry(self, attempt, waited, delay, started):
+    def _may_retry(self, attempt: int, waited: float, delay: float, started: float) -> bool:
         """Whether one more attempt fits in the count, the request's waits, the run's budget and the deadline."""
         return (attempt < self.retry.max_attempts and waited + delay <= self.retry.max_total_wait
                 and self.lost + delay <= self.retry.run_budget
                 and (self.retry.deadline is None or self.clock() - started + delay < self.retry.deadline))
 
     @staticmethod
-    def _exhausted(response, retry_after):
+    def _exhausted(response: requests.Response, retry_after: float | None) -> MicrosoftError:
         """The typed error for a transient status that outlasted the retry budget."""
         code, request_id = graph_error_code(response.content)
         error_class = Throttled if response.status_code == 429 else ServiceUnavailable

@@ -61,7 +61,7 @@ def client_secret_error(value):
     return None
 
 
-def enterprise_app_errors(tenant_id, client_id, client_secret):
+def enterprise_app_errors(tenant_id: str, client_id, client_secret):
     """Messages by form field for everything wrong with the three fields; empty when all are usable."""
     checks = (
         (FIELD_TENANT_ID, tenant_id_error(tenant_id)),

@@ -17,23 +17,23 @@ from webapp.models import LeaderEmail, SyncSettings, Team, TeamLeader, User, utc
 log = logging.getLogger(__name__)
 
 
-def emails_on(team_id):
+def emails_on(team_id: int):
     """Whether the team's leaders get these emails (on unless a leader turned them off)."""
     settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
     return settings is None or settings.leader_emails
 
 
-def leader_addresses(team_id):
+def leader_addresses(team_id: int):
     return [email for (email,) in User.select(User.email).join(TeamLeader).where(
         (TeamLeader.team == team_id) & User.active).order_by(User.email).tuples()]
 
 
-def page_link(config, team_id):
+def page_link(config, team_id: int) -> str:
     """The Azure Entra Sync page of the team, as the email links it."""
     return f"{config['PORTAL_URL']}/teams/{team_id}/entra-sync/"
 
 
-def tell_leaders(config, team_id, event, subject, text):
+def tell_leaders(config, team_id: int, event, subject, text) -> bool:
     """Email the team's leaders about `event` unless it was emailed before or the team turned emails off; True
     if a message went out. The key is stored first, so retries and parallel workers send it once."""
     if not emails_on(team_id):
@@ -59,12 +59,12 @@ def tell_leaders(config, team_id, event, subject, text):
     return True
 
 
-def forget(team_id, prefix):
+def forget(team_id: int, prefix) -> None:
     """Let events starting with `prefix` be emailed again (the problem they were about is gone)."""
     LeaderEmail.delete().where((LeaderEmail.team == team_id) & LeaderEmail.event.startswith(prefix)).execute()
 
 
-def deliver(config, message):
+def deliver(config, message) -> None:
     """Send through SMTP_HOST; without one, write the message to MAIL_FOLDER and say so in the log."""
     if config.get("SMTP_HOST"):
         with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=30) as smtp:

@@ -10,7 +10,7 @@ from webapp.notify import forget, tell_leaders
 log = logging.getLogger(__name__)
 
 
-def _safely(config, team_id, event, subject, text):
+def _safely(config, team_id: int, event, subject, text):
     try:
         return tell_leaders(config, team_id, event, subject, text)
     except (OSError, smtplib.SMTPException) as error:
@@ -20,7 +20,7 @@ def _safely(config, team_id, event, subject, text):
         return False
 
 
-def after_run(config, team_id, run_id):
+def after_run(config, team_id: int, run_id: int) -> None:
     """A run that stopped for review, or the second failed run in a row (not the third: one email per streak)."""
     run = SyncRun.get_by_id(run_id)
     if run.status == "needs_review":
@@ -32,7 +32,7 @@ def after_run(config, team_id, run_id):
                 f"The last two syncs of the team failed. The latest said:\n\n{run.error}")
 
 
-def after_health_check(config, connection, problem):
+def after_health_check(config, connection, problem) -> None:
     """The check found a problem (one email until it is fixed), or found none (a later problem emails again)."""
     if problem is None:
         forget(connection.team_id, f"health:{connection.id}:")

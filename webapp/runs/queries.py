@@ -1,4 +1,8 @@
 """What the runs pages show: the panel's state, pages of runs and outcomes, and the CSV rows."""
+from collections.abc import Iterator
+from typing import Any
+
+from peewee import ModelSelect
 
 from webapp.engine.lifecycle import active_run, failure_message
 from webapp.models import SyncOutcome, SyncRun, SyncSettings
@@ -28,15 +32,15 @@ CSV_COLUMNS = ("action", "reason", "name", "email", "entra_object_id")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def team_runs(team_id):
+def team_runs(team_id: int) -> ModelSelect:
     return SyncRun.select().where(SyncRun.team == team_id)
 
 
-def latest_run(team_id):
+def latest_run(team_id: int) -> SyncRun | None:
     return team_runs(team_id).order_by(SyncRun.id.desc()).first()
 
 
-def reviewable(run):
+def reviewable(run: SyncRun | None) -> bool:
     """Whether removals of this run can be confirmed: it needs review and nothing ran since."""
     if run is None or run.status != "needs_review":
         return False
@@ -44,13 +48,13 @@ def reviewable(run):
     return latest is not None and latest.id == run.id
 
 
-def would_remove(run, limit=REVIEW_PREVIEW):
+def would_remove(run: SyncRun, limit: int = REVIEW_PREVIEW) -> tuple[list[SyncOutcome], int]:
     """The first users a needs-review run held back, and how many there are."""
     query = SyncOutcome.select().where((SyncOutcome.run == run.id) & (SyncOutcome.action == "would_remove"))
     return list(query.order_by(SyncOutcome.name, SyncOutcome.id).limit(limit)), query.count()
 
 
-def panel_state(team_id: int, stopped: dict[int, str]) -> dict:
+def panel_state(team_id: int, stopped: dict[int, str]) -> dict[str, Any]:
     """Everything the runs panel shows, in a handful of queries.
 
     `stopped` (run id: why) are runs whose worker is gone: shown as failed, as the scheduler will record them.
@@ -78,7 +82,7 @@ def panel_state(team_id: int, stopped: dict[int, str]) -> dict:
     }
 
 
-def outcome_query(run, search="", action=""):
+def outcome_query(run: SyncRun, search: str = "", action: str = "") -> ModelSelect:
     query = SyncOutcome.select().where(SyncOutcome.run == run.id)
     if action in ACTION_LABELS:
         query = query.where(SyncOutcome.action == action)
@@ -87,13 +91,13 @@ def outcome_query(run, search="", action=""):
     return query.order_by(SyncOutcome.action, SyncOutcome.name, SyncOutcome.id)
 
 
-def _cell(value):
+def _cell(value: str | None) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     value = value or ""
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
-def csv_rows(run, batch=1000):
+def csv_rows(run: SyncRun, batch: int = 1000) -> Iterator[tuple[str, ...]]:
     """The run's outcomes as CSV rows, read in batches by id so memory stays flat."""
     yield CSV_COLUMNS
     last_id = 0

@@ -2,9 +2,12 @@
 
 The steps read the facts Graph gave and the plan the reconcile step made for this one person, so the answer says
 what a run does, by the same rules."""
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from webapp.engine.reconcile import EMAIL_OWNED, EMAIL_TAKEN, MAX_EMAIL, TeamSide
+from webapp.engine.person import PersonFacts, PersonPlan
+from webapp.engine.reconcile import EMAIL_OWNED, EMAIL_TAKEN, MAX_EMAIL, Plan, PlatformUser, SyncRules, TeamSide
+from webapp.microsoft import EntraUser
 from webapp.models import SyncOutcome, SyncRun, Team
 from webapp.runs.queries import ACTION_LABELS
 
@@ -23,12 +26,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Answer:
-    steps: list
+    steps: list[Step]
     next_run: str
     changes: bool  # whether syncing this person now would change anything
 
 
-def _group_step(facts, group_name):
+def _group_step(facts: PersonFacts, group_name: str) -> Step:
     if facts.in_group and facts.directly:
         return Step("Member of the Sync Group", True, f"In {group_name} directly.")
     if facts.in_group:
@@ -38,7 +41,7 @@ def _group_step(facts, group_name):
                 f"Add them to {group_name} in Microsoft Entra, or to a group nested in it.")
 
 
-def _guest_step(user, rules):
+def _guest_step(user: EntraUser, rules: SyncRules) -> Step:
     if not user.is_guest:
         return Step("Guest account", True, "A member account of your tenant, not a guest.")
     if rules.include_guests:
@@ -47,7 +50,7 @@ def _guest_step(user, rules):
                 "Choose Include guests in the sync settings and Save.")
 
 
-def _selection_step(user, rules):
+def _selection_step(user: EntraUser, rules: SyncRules) -> Step:
     if rules.selected_ids is None:
         return Step("Selected in Sync Users", True, "All Users: everyone in the group who can be added.")
     if user.object_id in rules.selected_ids:
@@ -58,7 +61,7 @@ def _selection_step(user, rules):
                 "Select them in the Sync Users list, or choose Use All Users, then Save.")
 
 
-def _email_step(user, platform_user, conflict):
+def _email_step(user: EntraUser, platform_user: PlatformUser | None, conflict: str | None) -> Step:
     if conflict == EMAIL_TAKEN:
         return Step("Email address", False, f"{user.email} is already used by another Entra account on the platform.",
                     "Ask the platform's administrator which account holds it: accounts are never merged.")
@@ -78,7 +81,7 @@ def _email_step(user, platform_user, conflict):
     return Step("Email address", True, f"{user.email} is free: a new account will be created with it.")
 
 
-def _team_step(platform_user, team_id):
+def _team_step(platform_user: PlatformUser | None, team_id: int) -> Step:
     if platform_user is None or platform_user.team_id is None:
         return Step("Other teams", True, "Not in any team yet.")
     if platform_user.team_id == team_id:
@@ -89,7 +92,7 @@ def _team_step(platform_user, team_id):
                 f"A leader of {name} removes them from that team; then sync again.")
 
 
-def last_run_step(team_id, entra_id, user_ids):
+def last_run_step(team_id: int, entra_id: str, user_ids: Collection[int]) -> Step:
     """What the most recent runs that looked at this person did to them, and why."""
     runs = [row[0] for row in SyncRun.select(SyncRun.id).where(
         (SyncRun.team == team_id) & SyncRun.finished_at.is_null(False)).order_by(SyncRun.id.desc())
@@ -109,7 +112,8 @@ def last_run_step(team_id, entra_id, user_ids):
     return Step("Last sync run", None, f"Run #{run.id} ({run.created_at:%Y-%m-%d %H:%M} UTC): {said}.{later}")
 
 
-def _next_run(plan, facts, platform_user, team_id, rules):
+def _next_run(plan: Plan, facts: PersonFacts, platform_user: PlatformUser | None, team_id: int,
+              rules: SyncRules) -> str:
     """What the next run does to this person, from the plan the reconcile step made for them alone."""
     for outcome in plan.outcomes:
         if outcome.action == "created":
@@ -128,17 +132,19 @@ def _next_run(plan, facts, platform_user, team_id, rules):
         return f"Will not be added: {skipped[0].reason}."
     member = platform_user is not None and platform_user.team_id == team_id
     user = facts.entra_user
-    if member and not rules.allow_deletion and (not facts.in_group or not user.enabled):
+    if member and not rules.allow_deletion and (user is None or not facts.in_group or not user.enabled):
         why = "not in the Sync Group" if not facts.in_group else "disabled in Entra"
         return f"Stays in this team although {why}: Allow Deletion is off, so such members are kept."
     if member:
         return "Nothing changes: they are a member of this team and up to date."
-    if facts.in_group and rules.selected_ids is not None and user.object_id not in rules.selected_ids:
+    if user is not None and facts.in_group and rules.selected_ids is not None \
+            and user.object_id not in rules.selected_ids:
         return "Will not be added: they are not selected in Sync Users."
     return "Nothing: people outside the Sync Group are not added."
 
 
-def explain(facts, planned, team_id, tenant_name, group_name, rules):
+def explain(facts: PersonFacts, planned: PersonPlan, team_id: int, tenant_name: str, group_name: str,
+            rules: SyncRules) -> Answer:
     """Every step that decides the person's fate, and what the next run does to them."""
     user = facts.entra_user
     if user is None:
@@ -161,6 +167,6 @@ def explain(facts, planned, team_id, tenant_name, group_name, rules):
     return Answer(steps, _next_run(planned.plan, facts, platform_user, team_id, rules), _changes(planned.plan))
 
 
-def _changes(plan):
+def _changes(plan: Plan) -> bool:
     counts = plan.counts()
     return bool(counts["added"] or counts["updated"] or counts["removed"])

@@ -1,16 +1,20 @@
 """What the Azure Entra Sync views share: the team's settings, its Graph client and the page's context."""
 import json
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import abort, current_app, request
+from werkzeug.datastructures import MultiDict
 
 from webapp import connections
 from webapp.certificates import download_name, newest_certificate
 from webapp.health import credential_expiry
-from webapp.microsoft import NetworkError, RetryPolicy, ServiceUnavailable, Throttled, TooManyWaiting
+from webapp.microsoft import (GraphClient, MicrosoftError, NetworkError, RetryPolicy, ServiceUnavailable, Throttled,
+                              TooManyWaiting)
 from webapp.microsoft.validation import is_guid
-from webapp.models import SyncSettings
+from webapp.models import EntraConnection, SyncSettings, Team
 from webapp.notify import emails_on
 
 GROUP_NAME_LIMIT = 256  # Microsoft's limit on a group's displayName
@@ -18,12 +22,12 @@ NOT_A_GROUP = "This is not a Sync Group of Microsoft Entra: choose the group fro
 NOT_A_USER = "A selected user is not a user of Microsoft Entra: reload the page and select the users again."
 
 
-def settings_of(team):
+def settings_of(team: Team) -> SyncSettings:
     """The team's SyncSettings row, or an unsaved one with the defaults."""
     return SyncSettings.get_or_none(SyncSettings.team == team) or SyncSettings(team=team)
 
 
-def saved_form(settings):
+def saved_form(settings: SyncSettings) -> dict[str, Any]:
     """The settings form's values as saved."""
     selected = json.loads(settings.selected_user_ids) if settings.selected_user_ids else []
     return {"group_id": settings.group_id or "", "group_name": settings.group_name or "", "user_ids": selected,
@@ -31,7 +35,7 @@ def saved_form(settings):
             "include_guests": settings.include_guests}
 
 
-def posted_form(values=None):
+def posted_form(values: MultiDict[str, str] | None = None) -> dict[str, Any]:
     """The settings form's values as the browser sent them (query string or body)."""
     values = values if values is not None else (request.form if request.method == "POST" else request.args)
     user_ids = list(dict.fromkeys(v.strip() for v in values.getlist("user_ids") if v.strip()))
@@ -60,7 +64,7 @@ def entra_id_or_400(value: str, message: str) -> str:
     return value
 
 
-def enterprise_fields(connection):
+def enterprise_fields(connection: EntraConnection | None) -> dict[str, str]:
     """The values the enterprise app form starts with: the saved ones, never the secret."""
     if connection is None or connection.method != connections.ENTERPRISE_APP:
         return {"tenant_id": "", "client_id": "", "secret_expires": ""}
@@ -69,7 +73,7 @@ def enterprise_fields(connection):
             "secret_expires": f"{expires:%Y-%m-%d}" if expires else ""}
 
 
-def credential_context(team, connection, chosen=None):
+def credential_context(team: Team, connection: EntraConnection | None, chosen: str | None = None) -> dict[str, Any]:
     """The team's newest certificate, which credential the form has chosen (the certificate once the team has one,
     unless a secret is in use), the connection's expiry warning and whether leaders get emails."""
     certificate = newest_certificate(team.id)
@@ -81,7 +85,7 @@ def credential_context(team, connection, chosen=None):
             "certificate_file": download_name(team.id), "leader_emails": emails_on(team.id)}
 
 
-def web_limits():
+def web_limits() -> dict[str, Any]:
     """How a page calls Microsoft: a person is waiting, so each call (retries included) gets at most
     MICROSOFT_WEB_TIMEOUT_SECONDS, and only while one of this process's MICROSOFT_WEB_CALLS slots is free.
     Sync runs keep the client's patient defaults in the worker."""
@@ -91,7 +95,7 @@ def web_limits():
             "timeout": (min(3.05, seconds), seconds), "gate": current_app.extensions["microsoft_gate"]}
 
 
-def graph_client(connection):
+def graph_client(connection: EntraConnection) -> GraphClient:
     """A GraphClient for the team's connection, sharing its access token through Redis."""
     app = current_app
     return connections.graph_client_from_config(connection, app.extensions["secret_box"], app.config,
@@ -99,7 +103,7 @@ def graph_client(connection):
 
 
 @contextmanager
-def microsoft_slot():
+def microsoft_slot() -> Iterator[None]:
     """One of this process's slots for waiting on Microsoft, for a call made outside the Graph client (Authlib's);
     raises TooManyWaiting at once when they are all taken."""
     gate = current_app.extensions["microsoft_gate"]
@@ -111,12 +115,12 @@ def microsoft_slot():
         gate.release()
 
 
-def passing(error):
+def passing(error: Exception) -> bool:
     """Whether the error is Microsoft's passing trouble (slow, busy, unreachable), so trying again may work."""
     return isinstance(error, (NetworkError, Throttled, ServiceUnavailable))
 
 
-def busy_message(error):
+def busy_message(error: MicrosoftError) -> str:
     """What a page says for a Microsoft error: a throttled or busy answer says how long to wait, from Retry-After."""
     retry_after = getattr(error, "retry_after", None)
     if isinstance(error, (Throttled, ServiceUnavailable)) and retry_after:
@@ -124,24 +128,24 @@ def busy_message(error):
     return error.message
 
 
-def microsoft_answered(connection):
+def microsoft_answered(connection: EntraConnection) -> None:
     """Microsoft accepted the connection again: forget the problem kept on it."""
     if connection.error:
         connections.clear_error(connection.id)
 
 
-def microsoft_problem(connection, error):
+def microsoft_problem(connection: EntraConnection, error: MicrosoftError) -> str:
     """The plain message for a Microsoft error; errors only the leader can fix are also kept on the connection."""
     if connections.note_failure(connection, error):
         connections.forget_access_token(current_app.extensions["redis"], connection)
     return busy_message(error)
 
 
-def deletion_guard():
+def deletion_guard() -> tuple[float, int, int]:
     """The deletion guard as a run takes it: (percent, minimum, maximum)."""
     config = current_app.config
     return config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"], config["DELETION_GUARD_MAXIMUM"]
 
 
-def per_page():
+def per_page() -> int:
     return current_app.config["SYNC_USERS_PER_PAGE"]

@@ -40,16 +40,16 @@ OTHER_TENANT = ("You signed in with an account of another Microsoft 365 tenant (
 class RedisStateCache:
     """Keeps Authlib's state data (PKCE verifier, nonce) in Redis instead of the signed session cookie."""
 
-    def __init__(self, redis):
+    def __init__(self, redis) -> None:
         self.redis = redis
 
     def get(self, key):
         return self.redis.get("entra-oauth:" + key)
 
-    def set(self, key, value, expires=None):
+    def set(self, key, value, expires=None) -> None:
         self.redis.set("entra-oauth:" + key, value, ex=int(expires or 600))
 
-    def delete(self, key):
+    def delete(self, key) -> None:
         self.redis.delete("entra-oauth:" + key)
 
 

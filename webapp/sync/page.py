@@ -38,7 +38,7 @@ def index(team):
     return render_page(team)
 
 
-def _settings_fragment(team, form, errors=None, status=200, **context):
+def _settings_fragment(team, form, errors=None, status: int=200, **context):
     connection = connections.connection_of(team.id)
     return render_template("sync/_settings.html", team=team, connection=connection, form=form,
                            errors=errors or {}, **context), status

@@ -66,7 +66,7 @@ def _cached_group_users(team, connection, group_id, reload):
     return group_users, info
 
 
-def list_page(team, connection, form, search, page, reload=False):
+def list_page(team, connection, form, search, page, reload: bool=False):
     """One page of the Sync Users list: group users first (name order), then members who would be removed."""
     group_users, info = _cached_group_users(team, connection, form["group_id"], reload)
     leaders = load_leader_ids(team.id)

@@ -31,15 +31,15 @@ class Row:
         return LABELS[self.status]
 
     @property
-    def selectable(self):
+    def selectable(self) -> bool:
         return self.status in SELECTABLE
 
     @property
-    def red_x(self):
+    def red_x(self) -> bool:
         return self.status in RED_X
 
 
-def _platform_users(tenant_id, entra_users):
+def _platform_users(tenant_id: str, entra_users):
     """The platform users a page of group users can match, in ONE query (by object id or by email)."""
     ids = [user.object_id for user in entra_users]
     emails = sorted({user.email.lower() for user in entra_users if user.email})
@@ -49,7 +49,7 @@ def _platform_users(tenant_id, entra_users):
     return [PlatformUser(*row) for row in User.select(*FIELDS).where(where).tuples()]
 
 
-def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids, include_guests=True):
+def page_rows(team_id: int, tenant_id: str, entra_users, allow_deletion, leader_ids, include_guests: bool=True):
     """Rows for one page of group users; a disabled member of this team is removed when deletion is allowed."""
     if not entra_users:
         return []
@@ -65,7 +65,7 @@ def page_rows(team_id, tenant_id, entra_users, allow_deletion, leader_ids, inclu
     return rows
 
 
-def _members_outside(team_id, tenant_id, group_users):
+def _members_outside(team_id: int, tenant_id: str, group_users):
     """[id, name, email] of the team's members the group does not hold, by name (reads every member)."""
     query = User.select(User.id, User.name, User.email, User.entra_tenant_id, User.entra_object_id).where(
         (User.team == team_id) & (User.active == True)).order_by(User.name, User.id)  # noqa: E712
@@ -75,7 +75,7 @@ def _members_outside(team_id, tenant_id, group_users):
     return [[user_id, name, email] for (user_id, name, email, _, _), in_group in zip(members, held) if not in_group]
 
 
-def members_not_in_group(team_id, tenant_id, group_users, search, exclude):
+def members_not_in_group(team_id: int, tenant_id: str, group_users, search, exclude):
     """Team members the group does not hold (leaders excepted), by name: the rows Allow Deletion removes.
 
     Worked out once per copy of the group and state of the team, then kept beside the group's copy.
