@@ -1,9 +1,12 @@
 """Entra Team Sync: the Flask application factory."""
 import logging
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import redis
 from flask import Flask
+from flask.typing import ResponseReturnValue
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -21,12 +24,12 @@ QUEUE_UNAVAILABLE = ("The job queue (Redis) cannot be reached right now. Nothing
                      "and tell your operator if it persists.")
 
 
-def redis_url(app_config):
+def redis_url(app_config: Mapping[str, Any]) -> str:
     """REDIS_URL, or the embedded server shared by this instance's processes."""
     return app_config.get("REDIS_URL") or embedded_redis.shared_url(app_config["INSTANCE_DIR"])
 
 
-def create_app(overrides=None):
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal; tests and commands pass overrides for any setting."""
     root = settings.ROOT
     app = Flask(__name__, template_folder=str(root / "templates"), static_folder=str(root / "static"))
@@ -70,7 +73,7 @@ def create_app(overrides=None):
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
-    def _redis_down(error):
+    def _redis_down(error: redis.RedisError) -> ResponseReturnValue:
         log.error("Redis unreachable: %s", error.__class__.__name__)
         return request_checks.answer(ServiceUnavailable(), "Background service unavailable", QUEUE_UNAVAILABLE)
 

@@ -1,13 +1,13 @@
 """`flask …` commands: schema migration, status, teams, leaders and the encryption key's rotation."""
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from webapp.db import database
 from webapp.migrations import migrate
 
 
-def register(app) -> None:
+def register(app: Flask) -> None:
     app.cli.add_command(migrate_command)
     app.cli.add_command(status)
     app.cli.add_command(create_team)
@@ -40,7 +40,7 @@ def status() -> None:
     with database.connection_context():
         teams = team_overview(current_app.config)
     columns = ("id", "name", "last_run", "result", "finished", "next_due", "failures")
-    rows = [("Team", "Name", "Last run", "Result", "Finished", "Next Auto Sync", "Failures in a row")]
+    rows: list[tuple[str, ...]] = [("Team", "Name", "Last run", "Result", "Finished", "Next Auto Sync", "Failures in a row")]
     rows += [tuple("" if team[column] is None else str(team[column]) for column in columns) for team in teams]
     widths = [max(len(row[at]) for row in rows) for at in range(len(columns))]
     for row in rows:
@@ -49,7 +49,7 @@ def status() -> None:
 
 @click.command("create-team")
 @click.argument("name")
-def create_team(name) -> None:
+def create_team(name: str) -> None:
     """Create a team and print its id."""
     from webapp.models import Team
 
@@ -63,7 +63,7 @@ def create_team(name) -> None:
 @click.option("--team", "team_id", type=int, required=True, help="Id of the team to lead.")
 @click.option("--name", default="", help="Display name.")
 @click.password_option()
-def create_leader(email, team_id: int, name, password):
+def create_leader(email: str, team_id: int, name: str, password: str) -> None:
     """Create (or promote) a user as leader of a team."""
     from webapp.accounts import make_leader
     from webapp.auth.passwords import PasswordPolicyError
@@ -98,7 +98,7 @@ def set_password(email: str, password: str) -> None:
 
 @click.command("rotate-keys")
 @with_appcontext
-def rotate_keys():
+def rotate_keys() -> None:
     """Re-encrypt every stored secret, refresh token and private key with the first key of ENCRYPTION_KEY."""
     from webapp.connections import rotate_stored_secrets
 

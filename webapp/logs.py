@@ -7,6 +7,7 @@ and the ids in `extra={"team_id": ..., "run_id": ...}`.
 import json
 import logging
 import sys
+from typing import TextIO
 
 IDS = ("team_id", "run_id")
 
@@ -18,7 +19,7 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    def formatMessage(self, record):
+    def formatMessage(self, record: logging.LogRecord) -> str:
         text = super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
         ids = " ".join(f"{name.split('_')[0]}={getattr(record, name)}" for name in IDS if hasattr(record, name))
         return f"{text} {ids}" if ids else text
@@ -27,7 +28,7 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: the line's fields first, then time, level, logger, the ids and the message."""
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         line = dict(getattr(record, "fields", None) or {})
         line.update(time=self.formatTime(record), level=record.levelname, logger=record.name)
         line.update({name: getattr(record, name) for name in IDS if hasattr(record, name)})
@@ -38,20 +39,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-class Handler(logging.StreamHandler):
+class Handler(logging.StreamHandler[TextIO]):
     """The setup's own handler on the root logger, told apart from any other (pytest's, for one); it writes to
     whatever standard error is at the time of each line."""
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _) -> None:
+    def stream(self, _: TextIO) -> None:
         """Always standard error."""
 
 
-def setup(log_format: str="text", level=logging.INFO) -> None:
+def setup(log_format: str = "text", level: int = logging.INFO) -> None:
     """Send every logger's lines of `level` and above to standard error in `log_format` (text or json); calling it
     again changes the format, it adds no second handler."""
     root = logging.getLogger()

@@ -3,6 +3,10 @@ text format: runs by result, run duration, time waited in the queue, Graph reque
 
 Counters live as long as Redis keeps them: a Redis that restarted empty starts them again at zero, which
 Prometheus reads as a counter reset."""
+from typing import cast
+
+import redis
+from redis.client import Pipeline
 
 KEY = "entra-sync:metrics"
 RESULTS = ("succeeded", "needs_review", "failed", "interrupted")
@@ -13,7 +17,7 @@ HISTOGRAMS = {
 }
 
 
-def _observe(pipe, name, seconds) -> None:
+def _observe(pipe: Pipeline, name: str, seconds: float) -> None:
     pipe.hincrbyfloat(KEY, f"{name}|sum", seconds)
     pipe.hincrby(KEY, f"{name}|count", 1)
     for bound in BUCKETS:
@@ -21,7 +25,8 @@ def _observe(pipe, name, seconds) -> None:
             pipe.hincrby(KEY, f"{name}|le|{bound}", 1)
 
 
-def record_run(redis, result, duration, queue_wait, graph_requests, throttled) -> None:
+def record_run(redis: redis.Redis, result: str, duration: float, queue_wait: float, graph_requests: int,
+               throttled: int) -> None:
     """Add one ended run to the counts."""
     pipe = redis.pipeline(transaction=False)
     pipe.hincrby(KEY, f"runs|{result}", 1)
@@ -32,13 +37,14 @@ def record_run(redis, result, duration, queue_wait, graph_requests, throttled) -
     pipe.execute()
 
 
-def _number(value):
+def _number(value: str | int) -> str:
     return f"{float(value):g}" if "." in str(value) else str(int(value))
 
 
-def exposition(redis, gauges):
+def exposition(redis: redis.Redis, gauges: dict[str, tuple[str, int]]) -> str:
     """The metrics page: the counters in Redis, then `gauges` ({name: (help, value)}) as they are now."""
-    stored = {key.decode(): value.decode() for key, value in redis.hgetall(KEY).items()}
+    counters = cast(dict[bytes, bytes], redis.hgetall(KEY))
+    stored = {key.decode(): value.decode() for key, value in counters.items()}
     lines = ["# HELP entra_sync_runs_total Sync runs ended, by result.", "# TYPE entra_sync_runs_total counter"]
     lines += [f'entra_sync_runs_total{{result="{result}"}} {stored.get(f"runs|{result}", 0)}' for result in RESULTS]
     for name, (metric, description) in HISTOGRAMS.items():

@@ -1,4 +1,5 @@
 """Numbered schema migrations; running them twice is a no-op."""
+from peewee import Field, Model
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
@@ -19,7 +20,7 @@ def _member_list_indexes() -> None:
     create_search_indexes()
 
 
-def _add_column(model, field) -> None:
+def _add_column(model: type[Model], field: Field) -> None:
     """Add a column unless the table was created with it."""
     table = model._meta.table_name
     if field.column_name not in {column.name for column in database.get_columns(table)}:
@@ -59,7 +60,7 @@ def _guest_choice() -> None:
     _add_column(SyncSettings, SyncSettings.include_guests)
 
 
-def _add_columns(model, *fields) -> None:
+def _add_columns(model: type[Model], *fields: Field) -> None:
     """Add the model's columns its table was created without."""
     table = model._meta.table_name
     existing = {column.name for column in database.get_columns(table)}
@@ -101,7 +102,7 @@ MIGRATIONS = [
 MIGRATION_LOCK = 0x656E747261  # any number, the same in every release: PostgreSQL's advisory lock of migrate()
 
 
-def migrate():
+def migrate() -> list[int]:
     """Apply the migrations this database has not seen yet; return their numbers.
 
     Two releases at once take turns: on PostgreSQL under an advisory lock held for the whole run, on SQLite under

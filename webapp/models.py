@@ -16,7 +16,7 @@ from peewee import (
 from webapp.db import database
 
 
-def utcnow():
+def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
@@ -65,10 +65,10 @@ class User(BaseModel):
         return False
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         return self.active
 
-    def get_id(self):
+    def get_id(self) -> str:
         return str(self.id)
 
 

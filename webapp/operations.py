@@ -1,9 +1,12 @@
 """What an operator looks at: /health for uptime checks, /metrics for Prometheus (behind METRICS_TOKEN), and the
 queue, worker and per-team facts the `flask status` command prints."""
 import hmac
+from collections.abc import Mapping
+from typing import Any
 
 import redis
 from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from peewee import PeeweeException, fn
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
@@ -26,7 +29,7 @@ def _database_answers() -> bool:
     return True
 
 
-def _redis_answers():
+def _redis_answers() -> bool:
     try:
         return bool(current_app.extensions["redis"].ping())
     except redis.RedisError:
@@ -34,7 +37,7 @@ def _redis_answers():
 
 
 @bp.get("/health")
-def health():
+def health() -> ResponseReturnValue:
     """200 when the database and Redis both answer, else 503; names nothing but the two and their state."""
     checks = {"database": _database_answers(), "redis": _redis_answers()}
     body = {name: "ok" if answered else "unreachable" for name, answered in checks.items()}
@@ -42,7 +45,7 @@ def health():
 
 
 @bp.get("/metrics")
-def metrics_page():
+def metrics_page() -> Response:
     """Prometheus text format, for a bearer of METRICS_TOKEN; without the setting there is no such page."""
     token = current_app.config["METRICS_TOKEN"]
     if not token:
@@ -62,7 +65,7 @@ def metrics_page():
     return Response(metrics.exposition(redis, gauges), mimetype="text/plain; version=0.0.4")
 
 
-def queue_overview(redis):
+def queue_overview(redis: redis.Redis) -> dict[str, Any]:
     """The sync queue: jobs waiting, started and failed (as RQ counts them), and each worker with its job."""
     queue = Queue(QUEUE, connection=redis)
     workers = [{"name": worker.name, "state": worker.get_state(),
@@ -72,7 +75,7 @@ def queue_overview(redis):
             "failed": FailedJobRegistry(queue=queue).count, "workers": workers}
 
 
-def team_overview(config):
+def team_overview(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per team: its last ended run and result, when Auto Sync runs it next, and its failures in a row; in a
     fixed number of queries whatever the number of teams."""
     states = {state.team_id: state for state in auto_sync_states()}

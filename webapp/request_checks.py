@@ -63,10 +63,11 @@ def refuse_control_characters() -> None:
 
 def answer(error: HTTPException, title: str, message: str) -> tuple[str, int, dict[str, str]] | tuple[str, int]:
     """The refusal: in the page's problem slot for htmx, else on the error page."""
+    status = error.code or 500
     if htmx_request.htmx:
         fragment = render_template("_request_problem.html", message=message)
-        return fragment, error.code, {"HX-Retarget": "#request-problem", "HX-Reswap": "outerHTML"}
-    return render_template("error.html", title=title, message=message), error.code
+        return fragment, status, {"HX-Retarget": "#request-problem", "HX-Reswap": "outerHTML"}
+    return render_template("error.html", title=title, message=message), status
 
 
 def bad_request(error: BadRequest) -> tuple[str, int, dict[str, str]] | tuple[str, int]:

@@ -3,6 +3,7 @@ code), status, duration, the client's address as the trusted proxies tell it, an
 (written by webapp.logs, as text or JSON)."""
 import logging
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -15,7 +16,7 @@ def signed_in_user_id() -> int | None:
     return user.id if user is not None and user.is_authenticated else None
 
 
-def line(fields: dict) -> str:
+def line(fields: dict[str, Any]) -> str:
     shown = dict(fields, path=fields["path"].encode("unicode_escape").decode())  # a line break cannot forge a line
     return "{method} {path} {status} {ms}ms ip={ip} user={user_id}".format(**shown)
 

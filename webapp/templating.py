@@ -1,6 +1,8 @@
 """Filters the templates share: a count with its noun, and the UTC times the pages show."""
 import datetime as dt
 
+from flask import Flask
+
 TIME_FORMATS = {"day": "%Y-%m-%d", "minute": "%Y-%m-%d %H:%M", "second": "%Y-%m-%d %H:%M:%S"}
 
 
@@ -15,5 +17,5 @@ def utc(moment: dt.datetime, precision: str = "minute") -> str:
     return text if precision == "day" else f"{text} UTC"
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(plural=plural, utc=utc)

@@ -41,7 +41,7 @@ def _sign_in_first() -> ResponseReturnValue:
     return redirect(login_url("auth.login", next_url=request.url))
 
 
-def safe_next(target):
+def safe_next(target: str | None) -> str | None:
     """Only same-site paths are followed after sign-in (no open redirect)."""
     if not target or has_control_character(target):
         return None

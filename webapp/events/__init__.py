@@ -16,7 +16,7 @@ EVENTS_PER_PAGE = 50
 
 
 @bp.app_context_processor
-def _labels() -> dict:
+def _labels() -> dict[str, dict[str, str]]:
     return {"security_event_labels": ACTIONS}
 
 

@@ -1,5 +1,6 @@
 """What a save of the sync settings changed, in the words of the Azure Entra Sync page."""
 import json
+from typing import Any
 
 from webapp.models import SyncSettings
 
@@ -8,7 +9,7 @@ def _selection(selected_user_ids: str | None) -> str:
     return f"{len(json.loads(selected_user_ids))} selected" if selected_user_ids else "All Users"
 
 
-def settings_change(before: SyncSettings, after: dict) -> str:
+def settings_change(before: SyncSettings, after: dict[str, Any]) -> str:
     """The changed settings, e.g. "Auto Sync on; Allow Deletion off"; empty when nothing changed."""
     changes = []
     if (before.group_id or None) != after["group_id"]:

@@ -1,5 +1,6 @@
 """Validation of the member edit form."""
 import re
+from collections.abc import Mapping
 
 from webapp.models import User
 
@@ -7,11 +8,11 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = {"name": 200, "email": 320, "job_title": 200, "department": 200}
 
 
-def validate_member(form, member):
+def validate_member(form: Mapping[str, str], member: User) -> tuple[dict[str, str], dict[str, str]]:
     """Return (values, errors) for an edit of `member`; errors map field → message."""
     values = {field: form.get(field, "").strip() for field in FIELDS}
     values["email"] = values["email"].lower()
-    errors = {}
+    errors: dict[str, str] = {}
     for field, limit in FIELDS.items():
         if len(values[field]) > limit:
             errors[field] = f"At most {limit} characters."

@@ -2,10 +2,11 @@
 from urllib.parse import quote
 
 from .errors import FIELD_TENANT_ID, UnexpectedResponse, parse_json
+from .http import Transport
 from .validation import is_guid
 
 
-def tenant_guid(authority_url, tenant, transport):
+def tenant_guid(authority_url: str, tenant: str, transport: Transport) -> str:
     """The tenant's GUID: a domain is resolved through its OpenID configuration, whose issuer names the GUID."""
     if is_guid(tenant):
         return tenant.lower()

@@ -1,6 +1,6 @@
 """What the sync needs from a Graph user: object id, email, names, job, department, enabled, guest."""
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 USER_FIELDS = (
     "id", "displayName", "givenName", "surname", "mail", "userPrincipalName",
@@ -25,7 +25,7 @@ class EntraUser(NamedTuple):
     email_proven: bool = False  # the address is in a domain the tenant verified (its userPrincipalName's)
 
 
-def _text(value):
+def _text(value: object) -> str | None:
     """A stripped string without NUL characters (no database stores them), or None for null, empty or non-string
     values."""
     if isinstance(value, str):
@@ -34,11 +34,11 @@ def _text(value):
     return None
 
 
-def _domain(address):
+def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
-def proven(email, upn):
+def proven(email: str | None, upn: str | None) -> bool:
     """Whether the tenant provably owns `email`: its domain is the domain of the user's userPrincipalName, which
     is always a domain the tenant verified. A guest's `#EXT#` name proves nothing; `mail` alone can be anything."""
     if not email or not upn or "@" not in email or GUEST_MARKER in upn.upper():
@@ -46,7 +46,7 @@ def proven(email, upn):
     return _domain(email) == _domain(upn)
 
 
-def _address(mail, upn):
+def _address(mail: str | None, upn: str | None) -> str | None:
     """`mail`, else a userPrincipalName that is not a guest's `#EXT#` name (not an address)."""
     if mail:
         return mail
@@ -55,7 +55,7 @@ def _address(mail, upn):
     return None
 
 
-def to_entra_user(graph_user):
+def to_entra_user(graph_user: dict[str, Any]) -> EntraUser:
     """Normalise one Graph user dict; an unknown `accountEnabled` counts as enabled so it never removes anyone."""
     get = graph_user.get
     given_name, surname = _text(get("givenName")), _text(get("surname"))

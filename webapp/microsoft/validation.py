@@ -11,12 +11,12 @@ _MULTI_TENANT_ALIASES = {"common", "organizations", "consumers"}
 _NIL_GUID = "00000000-0000-0000-0000-000000000000"
 
 
-def is_guid(value):
+def is_guid(value: str) -> bool:
     """Whether `value` is a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47."""
     return bool(_GUID.fullmatch(value))
 
 
-def is_domain(value):
+def is_domain(value: str) -> bool:
     """Whether `value` is a DNS name such as contoso.onmicrosoft.com or example.com."""
     labels = value.split(".")
     return (
@@ -27,7 +27,7 @@ def is_domain(value):
     )
 
 
-def tenant_id_error(value):
+def tenant_id_error(value: str | None) -> str | None:
     """The plain message for a Tenant ID that cannot be sent to Microsoft, else None."""
     value = (value or "").strip()
     if not value:
@@ -41,7 +41,7 @@ def tenant_id_error(value):
     return None
 
 
-def client_id_error(value):
+def client_id_error(value: str | None) -> str | None:
     """The plain message for a Client ID that is not a GUID, else None."""
     value = (value or "").strip()
     if not value:
@@ -51,7 +51,7 @@ def client_id_error(value):
     return None
 
 
-def client_secret_error(value):
+def client_secret_error(value: str | None) -> str | None:
     """The plain message for an empty secret or a Secret ID pasted instead of the Value, else None."""
     value = (value or "").strip()
     if not value:
@@ -61,7 +61,7 @@ def client_secret_error(value):
     return None
 
 
-def enterprise_app_errors(tenant_id: str, client_id, client_secret):
+def enterprise_app_errors(tenant_id: str, client_id: str, client_secret: str) -> dict[str, str]:
     """Messages by form field for everything wrong with the three fields; empty when all are usable."""
     checks = (
         (FIELD_TENANT_ID, tenant_id_error(tenant_id)),

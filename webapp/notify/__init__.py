@@ -7,7 +7,9 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from peewee import IntegrityError
 
@@ -17,23 +19,23 @@ from webapp.models import LeaderEmail, SyncSettings, Team, TeamLeader, User, utc
 log = logging.getLogger(__name__)
 
 
-def emails_on(team_id: int):
+def emails_on(team_id: int) -> bool:
     """Whether the team's leaders get these emails (on unless a leader turned them off)."""
     settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
     return settings is None or settings.leader_emails
 
 
-def leader_addresses(team_id: int):
+def leader_addresses(team_id: int) -> list[str]:
     return [email for (email,) in User.select(User.email).join(TeamLeader).where(
         (TeamLeader.team == team_id) & User.active).order_by(User.email).tuples()]
 
 
-def page_link(config, team_id: int) -> str:
+def page_link(config: Mapping[str, Any], team_id: int) -> str:
     """The Azure Entra Sync page of the team, as the email links it."""
     return f"{config['PORTAL_URL']}/teams/{team_id}/entra-sync/"
 
 
-def tell_leaders(config, team_id: int, event, subject, text) -> bool:
+def tell_leaders(config: Mapping[str, Any], team_id: int, event: str, subject: str, text: str) -> bool:
     """Email the team's leaders about `event` unless it was emailed before or the team turned emails off; True
     if a message went out. The key is stored first, so retries and parallel workers send it once."""
     if not emails_on(team_id):
@@ -59,12 +61,12 @@ def tell_leaders(config, team_id: int, event, subject, text) -> bool:
     return True
 
 
-def forget(team_id: int, prefix) -> None:
+def forget(team_id: int, prefix: str) -> None:
     """Let events starting with `prefix` be emailed again (the problem they were about is gone)."""
     LeaderEmail.delete().where((LeaderEmail.team == team_id) & LeaderEmail.event.startswith(prefix)).execute()
 
 
-def deliver(config, message) -> None:
+def deliver(config: Mapping[str, Any], message: EmailMessage) -> None:
     """Send through SMTP_HOST; without one, write the message to MAIL_FOLDER and say so in the log."""
     if config.get("SMTP_HOST"):
         with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=30) as smtp:

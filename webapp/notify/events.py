@@ -2,15 +2,17 @@
 by the next event of the same kind (its key is released)."""
 import logging
 import smtplib
+from collections.abc import Mapping
+from typing import Any
 
 from webapp.health import RENEW, credential_expiry, warning_step
-from webapp.models import SyncRun, SyncSettings
+from webapp.models import EntraConnection, SyncRun, SyncSettings
 from webapp.notify import forget, tell_leaders
 
 log = logging.getLogger(__name__)
 
 
-def _safely(config, team_id: int, event, subject, text):
+def _safely(config: Mapping[str, Any], team_id: int, event: str, subject: str, text: str) -> bool:
     try:
         return tell_leaders(config, team_id, event, subject, text)
     except (OSError, smtplib.SMTPException) as error:
@@ -20,7 +22,7 @@ def _safely(config, team_id: int, event, subject, text):
         return False
 
 
-def after_run(config, team_id: int, run_id: int) -> None:
+def after_run(config: Mapping[str, Any], team_id: int, run_id: int) -> None:
     """A run that stopped for review, or the second failed run in a row (not the third: one email per streak)."""
     run = SyncRun.get_by_id(run_id)
     if run.status == "needs_review":
@@ -32,7 +34,7 @@ def after_run(config, team_id: int, run_id: int) -> None:
                 f"The last two syncs of the team failed. The latest said:\n\n{run.error}")
 
 
-def after_health_check(config, connection, problem) -> None:
+def after_health_check(config: Mapping[str, Any], connection: EntraConnection, problem: str | None) -> None:
     """The check found a problem (one email until it is fixed), or found none (a later problem emails again)."""
     if problem is None:
         forget(connection.team_id, f"health:{connection.id}:")

@@ -1,8 +1,11 @@
 """Create Your Own Enterprise App: check the three fields, try them on Microsoft, then save them (Load Groups)."""
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Response, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from entra_setup.powershell import script
@@ -12,6 +15,7 @@ from webapp.events import record_event
 from webapp.microsoft import AppOnlyTokenProvider, MicrosoftError, Transport, enterprise_app_errors, tenant_guid
 from webapp.microsoft.clients import graph_client
 from webapp.microsoft.validation import is_domain
+from webapp.models import Team
 from webapp.sync import PAGE, bp
 from webapp.sync.context import (busy_message, credential_context, enterprise_fields, saved_form, settings_of,
                                  web_limits)
@@ -21,7 +25,7 @@ GROUPS_SHOWN = 25
 log = logging.getLogger(__name__)
 
 
-def _tenant_name(tenant, groups):
+def _tenant_name(tenant: str, groups: Iterable[dict[str, Any]]) -> str:
     """A readable name for the tenant: the domain typed in, else the domain of a mail-enabled group."""
     if is_domain(tenant):
         return tenant.lower()
@@ -31,7 +35,7 @@ def _tenant_name(tenant, groups):
     return tenant
 
 
-def render_connection(team, **context):
+def render_connection(team: Team, **context: Any) -> str:
     connection = connections.connection_of(team.id)
     context.setdefault("fields", enterprise_fields(connection))
     context.setdefault("ea_errors", {})
@@ -39,7 +43,7 @@ def render_connection(team, **context):
     return render_template("sync/_connection.html", team=team, connection=connection, **context)
 
 
-def _secret_expiry(value):
+def _secret_expiry(value: str) -> tuple[dt.datetime | None, str | None]:
     """The secret's end date as entered (YYYY-MM-DD, optional): (datetime or None, error or None)."""
     if not value:
         return None, None
@@ -51,7 +55,7 @@ def _secret_expiry(value):
 
 @bp.post(PAGE + "/enterprise-app")
 @leader_required
-def load_groups(team):
+def load_groups(team: Team) -> ResponseReturnValue:
     """Validate, get a token and the first groups with the entered app; save it only if Microsoft accepts it."""
     connection = connections.connection_of(team.id)
     fields = {"tenant_id": request.form.get("tenant_id", "").strip(),
@@ -60,9 +64,11 @@ def load_groups(team):
     box = current_app.extensions["secret_box"]
     certificate = newest_certificate(team.id) if request.form.get("credential") == "certificate" else None
     secret = request.form.get("client_secret", "").strip()
-    keeps_secret = (certificate is None and not secret and connection is not None
-                    and connection.method == connections.ENTERPRISE_APP and connection.client_secret_encrypted is not None)
-    secret_to_try = box.decrypt(connection.client_secret_encrypted) if keeps_secret else secret
+    kept = connection if (certificate is None and not secret and connection is not None
+                          and connection.method == connections.ENTERPRISE_APP
+                          and connection.client_secret_encrypted is not None) else None
+    keeps_secret = kept is not None
+    secret_to_try = box.decrypt(kept.client_secret_encrypted) if kept is not None else secret
     errors = enterprise_app_errors(fields["tenant_id"], fields["client_id"],
                                    secret_to_try if certificate is None else "certificate")
     if request.form.get("credential") == "certificate" and certificate is None:
@@ -86,8 +92,8 @@ def load_groups(team):
     if errors:
         return render_connection(team, fields=fields, ea_errors=errors, show_enterprise=True,
                                  credential=request.form.get("credential", "secret")), 422
-    if keeps_secret and expires_at is None:
-        expires_at = connection.credential_expires_at
+    if kept is not None and expires_at is None:
+        expires_at = kept.credential_expires_at
     connections.save_enterprise_app(team.id, tenant_id, fields["client_id"],
                                     None if keeps_secret else secret, box,
                                     tenant_name=_tenant_name(fields["tenant_id"], groups),
@@ -102,7 +108,7 @@ def load_groups(team):
 
 @bp.post(PAGE + "/certificate")
 @leader_required
-def make_team_certificate(team):
+def make_team_certificate(team: Team) -> str:
     """Make a new key pair for the team's Enterprise App; the one in use keeps working until Load Groups."""
     row = make_certificate(team.id, current_app.extensions["secret_box"])
     record_event("certificate_made", team.id, detail=f"Certificate {row.thumbprint}, expires {row.expires_at:%Y-%m-%d}")
@@ -111,7 +117,7 @@ def make_team_certificate(team):
 
 @bp.get(PAGE + "/certificate.pem")
 @leader_required
-def download_certificate(team):
+def download_certificate(team: Team) -> Response:
     """The public certificate, to give the set-up command (or upload in the Azure portal); never the key."""
     row = newest_certificate(team.id)
     if row is None:
@@ -122,7 +128,7 @@ def download_certificate(team):
 
 @bp.get(PAGE + "/register-app.ps1")
 @leader_required
-def powershell_script(team):
+def powershell_script(team: Team) -> Response:
     """The Microsoft Graph PowerShell script doing the guide's steps 1-5, for an administrator to run."""
     return Response(script(), mimetype="text/plain",
                     headers={"Content-Disposition": 'attachment; filename="register-entra-team-sync-app.ps1"'})

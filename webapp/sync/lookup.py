@@ -1,5 +1,8 @@
 """Look someone up: a search over the whole tenant, the answer for one person, and Sync this person now."""
+from typing import Any
+
 from flask import current_app, flash, render_template, request
+from flask.typing import ResponseReturnValue
 
 from webapp import connections, membership
 from webapp.engine import person
@@ -7,6 +10,7 @@ from webapp.engine.lifecycle import active_run, queue_run
 from webapp.engine.team_sync import team_rules
 from webapp.events import record_event
 from webapp.microsoft import MicrosoftError, to_entra_user
+from webapp.models import EntraConnection, SyncSettings, Team
 from webapp.search import search_arg
 from webapp.sync import PAGE, bp
 from webapp.sync.answers import explain
@@ -20,7 +24,7 @@ NOT_A_PERSON = "This is not a user of Microsoft Entra: search for the person aga
 NOT_READY = "Connect your Microsoft 365 tenant and Save a Sync Group first."
 
 
-def _ready(team):
+def _ready(team: Team) -> tuple[EntraConnection, SyncSettings] | None:
     """(connection, settings) when the team can be looked at, else None."""
     connection = connections.connection_of(team.id)
     settings = settings_of(team)
@@ -31,10 +35,10 @@ def _ready(team):
 
 @bp.get(PAGE + "/lookup")
 @leader_required
-def lookup(team):
+def lookup(team: Team) -> str:
     """People of the whole tenant whose name or email starts like the search (one Graph request)."""
     search = search_arg("person_q")
-    context = {"team": team, "search": search, "people": [], "error": None}
+    context: dict[str, Any] = {"team": team, "search": search, "people": [], "error": None}
     ready = _ready(team)
     if ready is None:
         context["error"] = NOT_READY
@@ -51,10 +55,10 @@ def lookup(team):
 
 @bp.get(PAGE + "/lookup/answer")
 @leader_required
-def answer(team):
+def answer(team: Team) -> str:
     """Every step that decides one person's fate, by the rules of a run (two to four Graph requests)."""
     entra_id = entra_id_or_400(request.args.get("person", "").strip(), NOT_A_PERSON)
-    context = {"team": team, "answer": None, "facts": None, "error": None, "requests": 0}
+    context: dict[str, Any] = {"team": team, "answer": None, "facts": None, "error": None, "requests": 0}
     ready = _ready(team)
     if ready is None:
         context["error"] = NOT_READY
@@ -78,7 +82,7 @@ def answer(team):
 
 @bp.post(PAGE + "/lookup/sync")
 @leader_required
-def sync_person(team):
+def sync_person(team: Team) -> ResponseReturnValue:
     """Sync this person now: a run of one person, through the worker and the team's lock."""
     if _ready(team) is None:
         flash(NOT_READY)

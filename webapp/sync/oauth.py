@@ -1,16 +1,20 @@
 """Connect Microsoft OAuth: authorization code + PKCE + state + nonce with Authlib, and its callback."""
 import logging
+from typing import Any
 
 import requests
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
+import redis
 from flask import abort, current_app, redirect, request, session, url_for
+from werkzeug.wrappers import Response
 from flask_login import current_user, login_required
 from joserfc.errors import JoseError
 
 from webapp import connections
 from webapp.events import record_event
 from webapp.microsoft import NetworkError, SlowToAnswer, TooManyWaiting
+from webapp.models import Team
 from webapp.sync import PAGE, bp
 from webapp.sync.context import microsoft_slot
 from webapp.sync.page import OAUTH_MESSAGE
@@ -40,20 +44,20 @@ OTHER_TENANT = ("You signed in with an account of another Microsoft 365 tenant (
 class RedisStateCache:
     """Keeps Authlib's state data (PKCE verifier, nonce) in Redis instead of the signed session cookie."""
 
-    def __init__(self, redis) -> None:
+    def __init__(self, redis: redis.Redis) -> None:
         self.redis = redis
 
-    def get(self, key):
+    def get(self, key: str) -> Any:
         return self.redis.get("entra-oauth:" + key)
 
-    def set(self, key, value, expires=None) -> None:
+    def set(self, key: str, value: str, expires: int | None = None) -> None:
         self.redis.set("entra-oauth:" + key, value, ex=int(expires or 600))
 
-    def delete(self, key) -> None:
+    def delete(self, key: str) -> None:
         self.redis.delete("entra-oauth:" + key)
 
 
-def microsoft():
+def microsoft() -> FlaskOAuth2App:
     """The Authlib client for the portal's app registration, built once per app from its settings."""
     app = current_app
     registry = app.extensions.get("entra_oauth")
@@ -71,7 +75,7 @@ def microsoft():
     return registry.microsoft
 
 
-def unreachable_message(exc):
+def unreachable_message(exc: Exception) -> str:
     """What the leader is told when Microsoft's sign-in endpoints did not answer in time or at all."""
     if isinstance(exc, TooManyWaiting):
         return exc.message
@@ -80,7 +84,7 @@ def unreachable_message(exc):
     return NetworkError.default_message
 
 
-def issuer_matches_tenant(claims, value):
+def issuer_matches_tenant(claims: dict[str, Any], value: str) -> bool:
     """Microsoft's multi-tenant issuer quirk: `iss` must be the authority's URL for the token's own `tid`."""
     tenant = claims.get("tid")
     return bool(tenant) and value == f"{current_app.config['ENTRA_AUTHORITY_URL']}/{tenant}/v2.0"
@@ -88,7 +92,7 @@ def issuer_matches_tenant(claims, value):
 
 @bp.post(PAGE + "/connect")
 @leader_required
-def connect(team):
+def connect(team: Team) -> Response:
     """Send the leader to Microsoft; Reconnect expects the tenant already connected."""
     if not connections.portal_app(current_app.config)[0]:
         session[OAUTH_MESSAGE] = "Connect Microsoft OAuth is not configured (MS_CLIENT_ID is missing): ask your operator."
@@ -110,14 +114,14 @@ def connect(team):
     return redirect(started["url"])
 
 
-def _end(team, message=None):
+def _end(team: Team, message: str | None = None) -> Response:
     """Back to the team's page, with a red message when something went wrong."""
     if message:
         session[OAUTH_MESSAGE] = message
     return redirect(url_for("sync.index", team_id=team.id), code=303)
 
 
-def _tenant_name(claims):
+def _tenant_name(claims: dict[str, Any]) -> str:
     """The tenant's primary domain as the signed-in account shows it (Graph /organization needs more consent)."""
     username = claims.get("preferred_username") or ""
     return username.rsplit("@", 1)[1] if "@" in username else claims["tid"]
@@ -125,7 +129,7 @@ def _tenant_name(claims):
 
 @bp.get("/entra/oauth/callback")
 @login_required
-def oauth_callback():
+def oauth_callback() -> Response:
     """Microsoft's redirect: check state and the leader, validate the id_token, store the connection."""
     client = microsoft()
     state = request.args.get("state", "")

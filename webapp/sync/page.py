@@ -1,7 +1,9 @@
 """The page itself, Save, Sync and Disconnect."""
 import json
+from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from htmx_flask import request as htmx_request
 
 from webapp import connections
@@ -10,7 +12,7 @@ from webapp.engine.lifecycle import active_run, queue_run
 from webapp.events import record_event
 from webapp.events.settings import settings_change
 from webapp.microsoft import MicrosoftError
-from webapp.models import SyncSettings, utcnow
+from webapp.models import EntraConnection, SyncSettings, Team, utcnow
 from webapp.runs import panel_state
 from webapp.sync import PAGE, bp
 from webapp.sync.context import (credential_context, enterprise_fields, graph_client, microsoft_problem, posted_form,
@@ -21,7 +23,7 @@ from webapp.teams import leader_required
 OAUTH_MESSAGE = "entra_oauth_message"
 
 
-def render_page(team, **context):
+def render_page(team: Team, **context: Any) -> str:
     connection = connections.connection_of(team.id)
     context.setdefault("form", saved_form(settings_of(team)))
     context.setdefault("errors", {})
@@ -34,17 +36,18 @@ def render_page(team, **context):
 
 @bp.get(PAGE + "/")
 @leader_required
-def index(team):
+def index(team: Team) -> str:
     return render_page(team)
 
 
-def _settings_fragment(team, form, errors=None, status: int=200, **context):
+def _settings_fragment(team: Team, form: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200,
+                       **context: Any) -> tuple[str, int]:
     connection = connections.connection_of(team.id)
     return render_template("sync/_settings.html", team=team, connection=connection, form=form,
                            errors=errors or {}, **context), status
 
 
-def _checked_group(team, connection, form):
+def _checked_group(team: Team, connection: EntraConnection, form: dict[str, Any]) -> tuple[str | None, str | None]:
     """The group's name as Graph has it, or an error message; checked only when the group changes."""
     saved = settings_of(team)
     if not form["group_id"] or form["group_id"] == saved.group_id:
@@ -55,7 +58,7 @@ def _checked_group(team, connection, form):
         return None, microsoft_problem(connection, error)
 
 
-def save_settings(team, form):
+def save_settings(team: Team, form: dict[str, Any]) -> str | None:
     """Store group, selection and checkboxes; returns an error message or None."""
     connection = connections.connection_of(team.id)
     if connection is None:
@@ -77,7 +80,7 @@ def save_settings(team, form):
     return None
 
 
-def _preview_first(team, form, action):
+def _preview_first(team: Team, form: dict[str, Any], action: str) -> tuple[str, int] | None:
     """The settings fragment with what the next run will do, when the page asks for it (its form does), saving `form`
     changes who is added or removed, and the leader has not confirmed it yet; else None."""
     connection = connections.connection_of(team.id)
@@ -97,7 +100,7 @@ def _preview_first(team, form, action):
 
 @bp.post(PAGE + "/")
 @leader_required
-def save(team):
+def save(team: Team) -> ResponseReturnValue:
     form = posted_form()
     first = _preview_first(team, form, "sync.save")
     if first is not None:
@@ -112,7 +115,7 @@ def save(team):
 
 @bp.post(PAGE + "/sync")
 @leader_required
-def sync_now(team):
+def sync_now(team: Team) -> ResponseReturnValue:
     """Save what the form shows, then start a sync (or show the one already running)."""
     form = posted_form()
     first = _preview_first(team, form, "sync.sync_now")
@@ -139,14 +142,14 @@ def sync_now(team):
 
 @bp.post(PAGE + "/disconnect")
 @leader_required
-def disconnect(team):
+def disconnect(team: Team) -> ResponseReturnValue:
     connections.disconnect(team.id)
     record_event("disconnected", team.id)
     flash("Disconnected from Microsoft. Connect again to choose a Sync Group.")
     return _back_to_page(team)
 
 
-def _back_to_page(team):
+def _back_to_page(team: Team) -> ResponseReturnValue:
     target = url_for("sync.index", team_id=team.id)
     if htmx_request.htmx:
         return "", 204, {"HX-Redirect": target}

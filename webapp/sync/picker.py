@@ -1,6 +1,7 @@
 """Sync Group type-ahead (searched by Graph) and the Sync Users list (cached in Redis, paged, searched)."""
 import logging
 import time
+from typing import Any
 
 from flask import current_app, render_template, request
 
@@ -8,6 +9,7 @@ from webapp import connections, membership
 from webapp.engine.reconcile import SyncRules, guard_threshold
 from webapp.engine.team_side import load_leader_ids
 from webapp.microsoft import MicrosoftError
+from webapp.models import EntraConnection, Team
 from webapp.paging import page_arg, page_numbers
 from webapp.search import search_arg
 from webapp.sync import PAGE, bp
@@ -24,11 +26,13 @@ NOT_CONNECTED = "Connect your Microsoft 365 tenant first."
 
 @bp.get(PAGE + "/groups")
 @leader_required
-def groups(team):
+def groups(team: Team) -> str:
     """Groups whose name has a word starting with what was typed, asked of Graph (fast in any tenant size)."""
     connection = connections.connection_of(team.id)
     search = search_arg("group_q")
-    found, problem, retry = [], None, False
+    found: list[dict[str, Any]] = []
+    problem: str | None = None
+    retry = False
     if connection is None:
         problem = NOT_CONNECTED
     else:
@@ -43,7 +47,7 @@ def groups(team):
 
 @bp.get(PAGE + "/group")
 @leader_required
-def group_field(team):
+def group_field(team: Team) -> str:
     """The Sync Group field: the search box (`change=1`), or the chosen group with its Sync Users field."""
     form = posted_form(request.args)
     chosen = request.args.get("choose")
@@ -54,7 +58,8 @@ def group_field(team):
                            changing=request.args.get("change") == "1" or not form["group_id"])
 
 
-def _cached_group_users(team, connection, group_id, reload):
+def _cached_group_users(team: Team, connection: EntraConnection, group_id: str,
+                        reload: bool) -> tuple[GroupUsers, dict[str, Any]]:
     """The group's users in Redis, fetched from Graph only when missing, expired or asked for."""
     group_users = GroupUsers(current_app.extensions["redis"], team.id, group_id)
     info, fetched = group_users.ensure(lambda: graph_client(connection), group_id, reload,
@@ -66,7 +71,8 @@ def _cached_group_users(team, connection, group_id, reload):
     return group_users, info
 
 
-def list_page(team, connection, form, search, page, reload: bool=False):
+def list_page(team: Team, connection: EntraConnection, form: dict[str, Any], search: str, page: int,
+              reload: bool = False) -> dict[str, Any]:
     """One page of the Sync Users list: group users first (name order), then members who would be removed."""
     group_users, info = _cached_group_users(team, connection, form["group_id"], reload)
     leaders = load_leader_ids(team.id)
@@ -83,7 +89,7 @@ def list_page(team, connection, form, search, page, reload: bool=False):
             "age_minutes": int((time.time() - info["fetched_at"]) // 60)}
 
 
-def _guard(team, connection, removal_count):
+def _guard(team: Team, connection: EntraConnection, removal_count: int) -> int | None:
     """The deletion guard's limit when these removals exceed it (the run would then wait for a review), else None."""
     if not removal_count:
         return None
@@ -98,14 +104,14 @@ def _guard(team, connection, removal_count):
 
 @bp.get(PAGE + "/users")
 @leader_required
-def users(team):
+def users(team: Team) -> str:
     """The Sync Users field: the selection summary, and when open the list with statuses, search and pages."""
     form = posted_form(request.args)
     if request.args.get("clear") == "1":
         form["user_ids"] = []
     is_open = request.args.get("users_open") == "1"
     search = search_arg("user_q")
-    context = {"team": team, "form": form, "is_open": is_open, "search": search}
+    context: dict[str, Any] = {"team": team, "form": form, "is_open": is_open, "search": search}
     connection = connections.connection_of(team.id)
     if is_open and form["group_id"]:
         if connection is None:

@@ -3,13 +3,15 @@ the next run makes with the new settings, by the reconcile step a run uses, over
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
-from webapp.engine.reconcile import reconcile
+from webapp.engine.reconcile import Outcome, reconcile
 from webapp.engine.team_sync import team_rules
 from webapp.engine.team_side import load_leader_ids, load_members, load_others
-from webapp.models import SyncSettings
+from webapp.microsoft import EntraUser
+from webapp.models import EntraConnection, SyncSettings, Team
 from webapp.sync.context import deletion_guard, graph_client
 from webapp.sync.group_users import GroupUsers
 
@@ -19,15 +21,15 @@ LISTED = 200  # outcomes listed under the counts
 
 @dataclass
 class Preview:
-    counts: dict
+    counts: dict[str, int]
     held: int  # removals the deletion guard would hold for a review
     review_reason: str
-    changes: list  # the outcomes that change someone, the first LISTED
+    changes: list[Outcome]  # the outcomes that change someone, the first LISTED
     more: int  # changes not listed
     skipped: int
 
 
-def needs_preview(saved, form):
+def needs_preview(saved: SyncSettings, form: dict[str, Any]) -> bool:
     """Whether saving `form` changes what a run adds or removes: another Sync Group, another selection, another
     guest choice, or Allow Deletion turned on. Choosing the first Sync Group needs none: the Sync Users list shows
     what the first run does."""
@@ -38,7 +40,7 @@ def needs_preview(saved, form):
             or form["include_guests"] != saved.include_guests or (form["allow_deletion"] and not saved.allow_deletion))
 
 
-def _group_users(team, connection, group_id):
+def _group_users(team: Team, connection: EntraConnection, group_id: str) -> list[EntraUser]:
     group_users = GroupUsers(current_app.extensions["redis"], team.id, group_id)
     info = group_users.info()
     reload = info is None or time.time() - info["fetched_at"] > FRESH_SECONDS
@@ -46,7 +48,7 @@ def _group_users(team, connection, group_id):
     return group_users.everyone()
 
 
-def preview(team, connection, form):
+def preview(team: Team, connection: EntraConnection, form: dict[str, Any]) -> Preview:
     """What the next run does with the settings of `form` (it makes a full pass: the settings changed)."""
     settings = SyncSettings(team=team.id, group_id=form["group_id"],
                             selected_user_ids=json.dumps(form["user_ids"]) if form["user_ids"] else None,
