@@ -95,7 +95,7 @@ def machine(note):
         admin.close()
     except psycopg2.Error:
         postgresql = None
-    return {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
+    return {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": platform.node(),
             "cpus": os.cpu_count(), "cpu_model": cpu_model, "memory_gb": round(memory_kb / 1024 / 1024, 1),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "postgresql": postgresql,
             "load": " ".join(f"{value:.2f}" for value in os.getloadavg()), "note": note}

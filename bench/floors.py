@@ -69,7 +69,7 @@ OUTCOME_COLUMNS = ("run_id", "entra_id", "user_id", "email", "name", "action", "
 
 def raw_rows(size):
     """The rows a first sync of `size` members writes: each user with the team, and one outcome each."""
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     users = [(f"raw{n}@floor.example", f"Raw Floor {n}", "Engineer", "Research", "raw-tenant",
               f"00000000-0000-4000-8000-{n:012d}", 1, 1, True, now) for n in range(size)]
     outcomes = [(1, user[5], None, user[0], user[1], "created", "") for user in users]

@@ -172,7 +172,7 @@ def scheduler_round(stage, kind, group_ids, members_per_team):
 
     for number, group_id in enumerate(group_ids):
         make_team(stage, f"Auto {number}", group_id, auto_sync=True)
-    rows = []
+    rows, runs = [], []
     with stage.worker(forking=True) as pid:
         for label in ("6 scheduler round", "6 next round"):
             if rows:

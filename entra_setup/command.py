@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from entra_setup import declaration
 
@@ -56,7 +56,8 @@ def http(method: str, url: str, *, form: dict | None = None, body: dict | None =
         except ValueError:
             answer = {}
         if isinstance(answer.get("error"), dict):
-            raise MicrosoftRefused(error.code, answer["error"].get("code", ""), answer["error"].get("message", ""))
+            raise MicrosoftRefused(error.code, answer["error"].get("code", ""),
+                                   answer["error"].get("message", "")) from None
         raise MicrosoftRefused(error.code, str(answer.get("error", "")),
                                str(answer.get("error_description", "")).split("\r\n")[0]) from None
     except (urllib.error.URLError, TimeoutError) as error:
@@ -191,7 +192,7 @@ class Setup:
         self.say("client", app_id)
 
     def add_secret(self, months: int) -> dict:
-        end = datetime.now(timezone.utc) + timedelta(days=round(months * 30.44))
+        end = datetime.now(UTC) + timedelta(days=round(months * 30.44))
         secret = self.call("POST", f"/applications/{self.application['id']}/addPassword", {"passwordCredential": {
             "displayName": declaration.CREDENTIAL_NAME, "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ")}})
         self.say("credential", f"client secret, expires {secret['endDateTime'][:10]}")

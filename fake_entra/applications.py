@@ -12,7 +12,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -95,12 +95,12 @@ def reply(body: dict | None, status: int = 200) -> Response:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value, prop: str) -> datetime:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         raise invalid(prop) from None
 
@@ -363,7 +363,7 @@ def add_password(call: WriteCall, application: dict) -> Response:
     data = call.body().get("passwordCredential") or {}
     if not isinstance(data, dict):
         raise invalid("passwordCredential")
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     end = parse_time(data["endDateTime"], "endDateTime") if data.get("endDateTime") else start + timedelta(days=730)
     if end <= start:
         raise invalid("endDateTime", "PasswordCredential")

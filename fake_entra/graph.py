@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
@@ -77,8 +77,8 @@ def paged(call: Call, build: Callable[[], Snapshot]) -> Response:
         snapshot = call.cursors.get(decoded[0]) if decoded else None
         if (snapshot is None or snapshot.tenant_id != call.tenant.id
                 or snapshot.extra.get("path") != call.request.path.lower()):
-            raise GraphError(400, "Directory_ExpiredPageToken",
-                             "The specified page token value has expired and can no longer be included in your request.")
+            raise GraphError(400, "Directory_ExpiredPageToken", "The specified page token value has expired and can "
+                                                                "no longer be included in your request.")
         key, offset, page = decoded
     else:
         snapshot = build()

@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from urllib.parse import urlsplit
 
 from joserfc import jwt
@@ -59,7 +59,7 @@ class ScopeError(ValueError):
 
 def token_error_response(authority: str, err: TokenError) -> Response:
     """Microsoft's token error body with trace and correlation ids."""
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
     shown = stamp.strftime("%Y-%m-%d %H:%M:%SZ")
     body = {
@@ -376,4 +376,4 @@ def iso(stamp) -> str:
     """A timestamp as Microsoft writes it in AADSTS messages."""
     if not isinstance(stamp, (int, float)):
         return str(stamp)
-    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")

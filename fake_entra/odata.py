@@ -127,7 +127,8 @@ def parse_filter(text: str, properties: tuple[str, ...]) -> list[list[tuple]]:
             value = {"true": True, "false": False, "null": None}.get(raw.lower(), raw[1:-1].replace("''", "'"))
             clause = (match.group(4).lower(), match.group(3), value)
         if clause[1] not in properties:
-            raise GraphError(400, "Request_BadRequest", f"Property '{clause[1]}' does not exist as a declared property.")
+            raise GraphError(400, "Request_BadRequest",
+                             f"Property '{clause[1]}' does not exist as a declared property.")
         alternatives[-1].append(clause)
         position = match.end()
         if position == len(text):
@@ -176,10 +177,8 @@ def clause_holds(obj: dict, clause: tuple) -> bool:
     actual = obj.get(name)
     if operator == "startswith":
         return isinstance(actual, str) and actual.lower().startswith(value.lower())
-    if isinstance(actual, str) and isinstance(value, str):
-        equal = actual.lower() == value.lower()
-    else:
-        equal = actual == value
+    both_text = isinstance(actual, str) and isinstance(value, str)
+    equal = actual.lower() == value.lower() if both_text else actual == value
     return equal if operator == "eq" else not equal
 
 

@@ -22,7 +22,8 @@ from fake_entra.directory import Directory
 from fake_entra.faults import FAULT_CODES, FaultBook, retry_after_header
 from fake_entra.generate import generate_tenant
 from fake_entra.identity import (
-    GRAPH_APP_ID, SPECIAL_TENANTS, TokenEndpoint, TokenError, discovery, instance_discovery, tenant_name_valid, token_error_response,
+    GRAPH_APP_ID, SPECIAL_TENANTS, TokenEndpoint, TokenError, discovery, instance_discovery, tenant_name_valid,
+    token_error_response,
 )
 from fake_entra.latency import Latency
 from fake_entra.odata import Cursors, GraphError, error_response, eventual, page_number
@@ -151,10 +152,7 @@ class Emulator:
         request = Request(environ)
         request_id = str(uuid.uuid4())
         environ["fake_entra.request_id"] = request_id
-        if request.path.startswith("/_fake/"):
-            response = self.control(request)
-        else:
-            response = self.serve(request)
+        response = self.control(request) if request.path.startswith("/_fake/") else self.serve(request)
         response.headers["request-id"] = request_id
         response.headers["client-request-id"] = request.headers.get("client-request-id", request_id)
         return response(environ, start_response)

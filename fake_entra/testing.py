@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urljoin
 
 import requests

@@ -24,7 +24,7 @@ def name(common_name: str) -> x509.Name:
 def write_certificates(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Path:
     """Create a CA and a server certificate signed by it for `hosts`; return the CA file clients should trust."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=30)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_name = name("fake_entra local CA")

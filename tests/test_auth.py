@@ -34,7 +34,8 @@ def test_next_is_followed_when_it_is_a_local_path(auth, leader, target):
     assert auth.login(leader.email, next_url=target).headers["Location"] == target
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "javascript:alert(1)"])
 def test_next_never_leaves_the_site(auth, leader, target):
     location = auth.login(leader.email, next_url=target).headers["Location"]
     assert "evil" not in location and "javascript" not in location

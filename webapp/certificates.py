@@ -16,7 +16,7 @@ CERTIFICATE_DAYS = 365
 def make_certificate(team_id: int, secret_box: SecretBox, days: int = CERTIFICATE_DAYS) -> TeamCertificate:
     """A new self-signed RSA 2048 certificate for the team; the team's older ones stay until no longer used."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Entra Team Sync, team {team_id}")])
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))

@@ -40,7 +40,8 @@ def status() -> None:
     with database.connection_context():
         teams = team_overview(current_app.config)
     columns = ("id", "name", "last_run", "result", "finished", "next_due", "failures")
-    rows: list[tuple[str, ...]] = [("Team", "Name", "Last run", "Result", "Finished", "Next Auto Sync", "Failures in a row")]
+    rows: list[tuple[str, ...]] = [
+        ("Team", "Name", "Last run", "Result", "Finished", "Next Auto Sync", "Failures in a row")]
     rows += [tuple("" if team[column] is None else str(team[column]) for column in columns) for team in teams]
     widths = [max(len(row[at]) for row in rows) for at in range(len(columns))]
     for row in rows:

@@ -1,4 +1,5 @@
-"""A team's Entra connection: stored with encrypted secrets, and the Graph client it gives (no Flask: the worker uses it)."""
+"""A team's Entra connection: stored with encrypted secrets, and the Graph client it gives (no Flask: the worker
+uses it)."""
 import datetime as dt
 import hashlib
 from collections.abc import Mapping

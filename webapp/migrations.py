@@ -4,8 +4,8 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from webapp.db import database, is_postgres, is_sqlite
-from webapp.models import (ALL_MODELS, EntraConnection, LeaderEmail, SchemaVersion, SecurityEvent, SyncRun, SyncSettings,
-                           TeamCertificate, User, UserSession)
+from webapp.models import (ALL_MODELS, EntraConnection, LeaderEmail, SchemaVersion, SecurityEvent, SyncRun,
+                           SyncSettings, TeamCertificate, User, UserSession)
 from webapp.search import create_search_indexes, one_search_index
 
 

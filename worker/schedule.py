@@ -24,7 +24,8 @@ PERIODIC_JOBS = (
 )
 
 
-def plan_schedule(declared: Iterable[PeriodicJob], registered: Mapping[str, str]) -> tuple[list[str], list[PeriodicJob]]:
+def plan_schedule(declared: Iterable[PeriodicJob],
+                  registered: Mapping[str, str]) -> tuple[list[str], list[PeriodicJob]]:
     """(ids to cancel, jobs to register) from the declared jobs and {id: signature} of the registered ones."""
     wanted = {job.id: job for job in declared}
     cancel = sorted(job_id for job_id, signature in registered.items()

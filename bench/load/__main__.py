@@ -126,7 +126,7 @@ def run_load(bench, kind: str, leaders: list[dict], sync_team_ids: list[int], ar
         stack.callback(web.terminate)
         for _ in range(2):
             stack.enter_context(bench.worker(forking=True, env=env))
-        started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         feeder = KeepSyncing(bench, sync_team_ids)
         feeder.start()
         reset = ["--reset-stats"] if args.steady else []
@@ -215,7 +215,7 @@ def main() -> None:
             bench.empty_database()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    out.write_text(json.dumps({"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                "machine": platform.node(), "cpus": os.cpu_count(), "results": results}, indent=2))
     print(f"\nWritten to {out}")
 

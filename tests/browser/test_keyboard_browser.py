@@ -1,5 +1,6 @@
-"""The whole guide by keyboard alone, and the pages at 320 CSS pixels, in Chromium: key presses only (a confirm dialog is answered as a person would,
-with its OK), focus always visible and never lost when htmx swaps a fragment, the page's answers announced."""
+"""The whole guide by keyboard alone, and the pages at 320 CSS pixels, in Chromium: key presses only (a confirm
+dialog is answered as a person would, with its OK), focus always visible and never lost when htmx swaps a fragment,
+the page's answers announced."""
 import pytest
 from playwright.sync_api import expect
 

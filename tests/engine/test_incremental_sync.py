@@ -228,7 +228,8 @@ def test_a_thousand_user_group_with_five_changes_costs_two_requests(app, make_te
     mode, plan, counts, requests = syncer.sync()
 
     assert (mode, requests) == ("incremental", 2)
-    assert counts["updated"] == sum(1 for user_id in guests + without_mail + members if users[user_id]["accountEnabled"])
+    assert counts["updated"] == sum(1 for user_id in guests + without_mail + members
+                                    if users[user_id]["accountEnabled"])
     assert nothing_to_do(syncer.full_pass_plan())
 
 

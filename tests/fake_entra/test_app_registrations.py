@@ -93,7 +93,8 @@ def test_applications_need_application_readwrite(fake_entra):
 
 def test_an_application_its_scope_its_client_and_its_roles(fake_entra):
     token = admin_token(fake_entra)
-    created = graph(fake_entra, "POST", "/applications", token, {"displayName": "Shapes", "signInAudience": "AzureADMyOrg"})
+    created = graph(fake_entra, "POST", "/applications", token,
+                    {"displayName": "Shapes", "signInAudience": "AzureADMyOrg"})
     assert created.status_code == 201
     app = created.json()
     assert app["@odata.context"].endswith("$metadata#applications/$entity")
@@ -202,7 +203,7 @@ def test_app_registration_routes_need_a_token(fake_entra, path):
 def test_a_certificate_past_its_end_date_no_longer_signs_in(fake_entra):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=30))
                    .not_valid_after(now - datetime.timedelta(days=1)).sign(key, hashes.SHA256()))

@@ -44,7 +44,8 @@ def test_groups_delta_tracks_direct_membership_only(fake_entra):
     changes, _ = delta_round(fake_entra, link, token)
     by_id = {e["id"]: e for e in changes}
     assert by_id[demo.group_id("Engineering")]["members@delta"] == [{
-        "@odata.type": "#microsoft.graph.user", "id": demo.user_id("Johanna Lorenz"), "@removed": {"reason": "deleted"}}]
+        "@odata.type": "#microsoft.graph.user", "id": demo.user_id("Johanna Lorenz"),
+        "@removed": {"reason": "deleted"}}]
     assert by_id[demo.group_id("Platform Team")]["members@delta"] == [
         {"@odata.type": "#microsoft.graph.user", "id": demo.user_id("Adele Vance")}]
     assert set(by_id) == {demo.group_id("Engineering"), demo.group_id("Platform Team")}

@@ -70,7 +70,8 @@ def test_transitive_members_list_nested_groups_and_other_objects(fake_entra):
 
 def test_without_user_read_all_members_are_ids_only(fake_entra):
     fake_entra.control.revoke_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID)
-    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID, application=("GroupMember.Read.All",))
+    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID,
+                                     application=("GroupMember.Read.All",))
     token = fake_entra.app_token()
     entries, _ = follow(fake_entra, f"/groups/{demo.group_id('Sales')}/members?$select=id,displayName,mail", token)
     user = next(e for e in entries if e["@odata.type"] == "#microsoft.graph.user")
@@ -136,6 +137,7 @@ def test_me_and_organization_follow_their_permissions(fake_entra):
     app_token = fake_entra.app_token()
     assert graph_get(fake_entra, "/me", app_token).status_code == 400
     assert graph_get(fake_entra, "/organization", app_token).status_code == 403
-    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID, application=("Organization.Read.All",))
+    fake_entra.control.grant_consent(demo.TENANT_ID, demo.ENTERPRISE_APP_CLIENT_ID,
+                                     application=("Organization.Read.All",))
     organization = graph_get(fake_entra, "/organization", fake_entra.app_token()).json()["value"][0]
     assert organization["displayName"] == demo.TENANT_NAME and organization["id"] == demo.TENANT_ID

@@ -32,8 +32,9 @@ def test_transitive_user_cast_flattens_nested_groups(fake_entra):
 
 def test_transitive_group_cast_lists_nested_groups_at_any_depth(fake_entra):
     fake_entra.control.add_member(demo.TENANT_ID, demo.group_id("Platform Team"), demo.group_id("Empty Group"))
-    groups, pages = follow(fake_entra, "/groups/{}/transitiveMembers/microsoft.graph.group?$select=id,displayName&$count=true"
-                           .format(demo.group_id("Engineering")), fake_entra.app_token(), ConsistencyLevel="eventual")
+    path = "/groups/{}/transitiveMembers/microsoft.graph.group?$select=id,displayName&$count=true"
+    groups, pages = follow(fake_entra, path.format(demo.group_id("Engineering")), fake_entra.app_token(),
+                           ConsistencyLevel="eventual")
     assert [group["displayName"] for group in groups] == ["Platform Team", "Empty Group"]
     assert pages[0]["@odata.context"].endswith("$metadata#groups(id,displayName)")
 

@@ -86,5 +86,6 @@ def test_the_apps_own_budget_across_tenants_says_so_in_its_scope(fake_entra):
     assert [graph_get(fake_entra, members, token).status_code for _ in range(2)] == [200, 200]
     throttled = graph_get(fake_entra, members, token)
     assert throttled.status_code == 429
-    assert throttled.headers["x-ms-throttle-scope"].startswith(f"Application/ReadWrite/{demo.ENTERPRISE_APP_CLIENT_ID}/")
+    scope = f"Application/ReadWrite/{demo.ENTERPRISE_APP_CLIENT_ID}/"
+    assert throttled.headers["x-ms-throttle-scope"].startswith(scope)
     assert 0 < float(throttled.headers["Retry-After"]) <= 20

@@ -1,4 +1,5 @@
-"""The retry rule (README "The safety rules"): Retry-After as a float, bounded backoff with jitter, never an immediate retry."""
+"""The retry rule (README "The safety rules"): Retry-After as a float, bounded backoff with jitter, never an
+immediate retry."""
 
 import random
 import threading

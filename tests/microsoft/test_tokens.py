@@ -1,4 +1,5 @@
-"""Token endpoint: success bodies, caching, refresh token rotation and every AADSTS error the portal handles, as Microsoft sends them."""
+"""Token endpoint: success bodies, caching, refresh token rotation and every AADSTS error the portal handles, as
+Microsoft sends them."""
 
 import pytest
 import responses

@@ -77,4 +77,4 @@ def test_a_self_signed_tls_redis_is_refused_by_default_and_reached_when_told_how
     assert client(url, REDIS_SSL_CERT_REQS="none").ping()
     assert client(url + "?ssl_cert_reqs=none").ping()
     assert client(url, REDIS_SSL_CA_CERTS=str(ca_file)).ping()
-    assert ssl.CERT_REQUIRED == client(url, REDIS_SSL_CA_CERTS=str(ca_file)).connection_pool.make_connection().cert_reqs
+    assert client(url, REDIS_SSL_CA_CERTS=str(ca_file)).connection_pool.make_connection().cert_reqs == ssl.CERT_REQUIRED

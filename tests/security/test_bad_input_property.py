@@ -122,8 +122,8 @@ def fields(read: set[str], value):
     known = sorted(read) or NAMES
     names = st.one_of(st.sampled_from(known), st.sampled_from(known), st.sampled_from(NAMES))
     anything = st.dictionaries(names, st.lists(value, min_size=1, max_size=3), max_size=5)
-    well_formed = st.dictionaries(st.sampled_from(known), st.lists(st.sampled_from(WELL_FORMED), min_size=1, max_size=1),
-                                  max_size=3)
+    well_formed = st.dictionaries(st.sampled_from(known),
+                                  st.lists(st.sampled_from(WELL_FORMED), min_size=1, max_size=1), max_size=3)
     return st.one_of(anything, anything, well_formed)
 
 

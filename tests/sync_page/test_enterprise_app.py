@@ -33,7 +33,8 @@ def test_input_is_checked_before_anything_is_sent(entra, signed_in, team):
     assert response.status_code == 422
     assert "not \u201corganizations\u201d" in field_error(html, "tenant_id")
     assert "The Client ID is a GUID" in field_error(html, "client_id")
-    assert field_error(html, "client_secret") == "The client secret is wrong. Paste the secret's Value, not its Secret ID."
+    assert field_error(html, "client_secret") == ("The client secret is wrong. Paste the secret's Value, not its "
+                                                  "Secret ID.")
     assert entra.control.counts() == {}
     assert connections.connection_of(team.id) is None
 

@@ -1,4 +1,5 @@
 """Fixtures for the worker tests: a connected team, a worker environment and real RQ worker processes."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,10 +77,8 @@ def kill_group(process, sig=signal.SIGKILL):
     except psutil.NoSuchProcess:
         horses = []
     for each in [process, *horses]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(each.pid, sig)
-        except ProcessLookupError:
-            pass
     process.wait(timeout=10)
 
 

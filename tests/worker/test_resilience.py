@@ -7,7 +7,7 @@ from tests.worker.conftest import (LOCK_SECONDS, connect, emails_of, kill_group,
 from tests.worker.test_sync_job import TRAINING
 from webapp.engine.lifecycle import APPLIED_BEFORE, queue_run, team_lock_key
 from webapp.microsoft import ServiceUnavailable, Throttled
-from webapp.models import SyncOutcome, SyncRun, SyncSettings, User
+from webapp.models import SyncOutcome, SyncRun, SyncSettings
 
 GROUP_USERS = "transitiveMembers/microsoft.graph.user"
 FOLLOW_CHANGES = 3  # requests a full pass adds to follow changes later: nested groups, a users delta link, a first

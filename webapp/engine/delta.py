@@ -102,10 +102,12 @@ def read_membership(items: Iterable[dict[str, Any]]) -> Membership:
 class UserChanges:
     """What a users/delta round said: complete new values, entries to read again, deleted users."""
 
-    changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # object id -> Graph user dict (a property left out was never set)
+    # object id -> Graph user dict (a property left out was never set)
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
     incomplete: set[str] = field(default_factory=set)  # ids whose entry lacks a property every user has
     removed: set[str] = field(default_factory=set)
-    deleted_how: dict[str, str] = field(default_factory=dict)  # removed id -> Graph's reason: "changed" (soft) or "deleted"
+    # removed id -> Graph's reason: "changed" (soft) or "deleted"
+    deleted_how: dict[str, str] = field(default_factory=dict)
 
 
 def read_users_round(items: Iterable[dict[str, Any]], required: Iterable[str]) -> UserChanges:
@@ -160,8 +162,9 @@ def movement(before: Mapping[str, Standing], changes: GroupChanges, removed_user
     return Movement({user_id: bool(groups) for user_id, groups in holders.items()}, holders)
 
 
-def leaving_reasons(left: Iterable[str], before: Mapping[str, Standing], moved: Movement, deleted_how: Mapping[str, str],
-                    names: Mapping[str, str], group_id: str, group_name: str) -> dict[str, str]:
+def leaving_reasons(left: Iterable[str], before: Mapping[str, Standing], moved: Movement,
+                    deleted_how: Mapping[str, str], names: Mapping[str, str], group_id: str,
+                    group_name: str) -> dict[str, str]:
     """Why each user who left the Sync Group left it, in the leader's words: deleted in Entra (softly, into the
     deleted items, or for good), or out of the Sync Group or of the nested groups that held them."""
     reasons: dict[str, str] = {}

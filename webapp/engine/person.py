@@ -16,7 +16,8 @@ class PersonFacts:
 
     entra_id: str
     entra_user: EntraUser | None  # None when the tenant has no such user
-    holders: dict[str, str] = field(default_factory=dict)  # id -> name of the Sync Group or nested groups holding them directly
+    # id -> name of the Sync Group or nested groups holding them directly
+    holders: dict[str, str] = field(default_factory=dict)
     group_id: str = ""
 
     @property

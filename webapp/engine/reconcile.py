@@ -91,7 +91,8 @@ class RemovalScope:
 
     member_ids: frozenset[int]
     team_size: int
-    reasons: dict[str, str] = field(default_factory=dict)  # Entra object id -> why that member left (else "not in the group")
+    # Entra object id -> why that member left (else "not in the group")
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,8 @@ def load_outside(team_id: int, limit: int = OUTSIDE_AT_ONCE) -> list[PlatformUse
 
 
 def load_others(team_id: int, tenant_id: str, entra_users: Sequence[EntraUser], members: Iterable[PlatformUser] = (),
-                side: TeamSide | None = None, outside: list[PlatformUser] | None | _Unread = _QUERY) -> list[PlatformUser]:
+                side: TeamSide | None = None,
+                outside: list[PlatformUser] | None | _Unread = _QUERY) -> list[PlatformUser]:
     """Users outside the team matching the group by object id or email, besides those `side` (a TeamSide of the
     members and users already found, else built from `members`) holds. When fewer users are outside the team
     than in the group (a first import) they are read at once and picked from; otherwise looked up. `outside`,

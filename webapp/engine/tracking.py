@@ -34,7 +34,8 @@ class TrackingState:
     full_at: float  # when the last full pass ran (epoch seconds)
     users_link: str
     groups_link: str
-    sizes: dict[str, int]  # IN_GROUP and each tracked group id (the Sync Group and its nested groups) -> members in its set
+    # IN_GROUP and each tracked group id (the Sync Group and its nested groups) -> members in its set
+    sizes: dict[str, int]
 
     @property
     def holders(self) -> list[str]:

@@ -12,7 +12,8 @@ from .users import EntraUser, to_entra_user
 from .validation import client_id_error, client_secret_error, enterprise_app_errors, tenant_id_error
 
 __all__ = [
-    "AppOnlyTokenProvider", "ApplicationNotInTenant", "CertificateRefused", "ClientCertificate", "ConnectionExpired", "ConsentRequired", "DelegatedTokenProvider",
+    "AppOnlyTokenProvider", "ApplicationNotInTenant", "CertificateRefused", "ClientCertificate", "ConnectionExpired",
+    "ConsentRequired", "DelegatedTokenProvider",
     "DeltaExpired", "DeltaResult", "EntraUser", "ExpiredClientSecret", "GraphClient", "GroupNotFound",
     "IncompleteListing", "InvalidClientSecret", "MembershipMismatch", "MicrosoftError", "NetworkError",
     "PermissionDenied", "RetryPolicy", "ServiceUnavailable", "SlowToAnswer", "TenantNotFound", "Throttled",

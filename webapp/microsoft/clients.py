@@ -1,4 +1,5 @@
 """Building a Graph client: its token provider, the limits of its calls, and an access token shared through Redis."""
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -51,10 +52,8 @@ class SharedTokenProvider:
                 token = self.make_provider().access_token()
                 self.redis.set(self.key, self.secret_box.encrypt(token), ex=SHARED_TOKEN_SECONDS)
         finally:
-            try:
+            with contextlib.suppress(LockError):  # it expired while Microsoft was answering; the token is stored
                 lock.release()
-            except LockError:
-                pass  # it expired while Microsoft was answering; the token is stored all the same
         return token
 
     def invalidate(self) -> None:

@@ -94,7 +94,8 @@ class GraphClient:
         return self._get(self._url(path, {"$select": ",".join(GROUP_FIELDS)}),
                          permission=READ_GROUPS, group_id=group_id)
 
-    def iter_group_user_pages(self, group_id: str, fields: tuple[str, ...] = USER_FIELDS) -> Iterator[list[dict[str, Any]]]:
+    def iter_group_user_pages(self, group_id: str,
+                              fields: tuple[str, ...] = USER_FIELDS) -> Iterator[list[dict[str, Any]]]:
         """Pages of the group's users, nested groups flattened; raises rather than ending early."""
         path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
         params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE, "$count": "true"}

@@ -1,4 +1,5 @@
-"""HTTP requests to Microsoft with bounded, jittered retries of throttling, transient 5xx, timeouts and network errors."""
+"""HTTP requests to Microsoft with bounded, jittered retries of throttling, transient 5xx, timeouts and network
+errors."""
 
 import logging
 import math

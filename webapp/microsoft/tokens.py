@@ -128,7 +128,8 @@ class AppOnlyTokenProvider(_CachedTokenProvider):
         return f"AppOnlyTokenProvider(token_endpoint={self.token_endpoint!r}, client_id={self.client_id!r})"
 
     def _form(self) -> dict[str, str | None]:
-        form: dict[str, str | None] = {"grant_type": "client_credentials", "client_id": self.client_id, "scope": GRAPH_DEFAULT_SCOPE}
+        form: dict[str, str | None] = {"grant_type": "client_credentials", "client_id": self.client_id,
+                                       "scope": GRAPH_DEFAULT_SCOPE}
         if self._certificate is not None:
             form.update(client_assertion_type=CLIENT_ASSERTION_TYPE,
                         client_assertion=self._certificate.assertion(self.client_id, self.token_endpoint))

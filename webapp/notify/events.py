@@ -27,7 +27,8 @@ def after_run(config: Mapping[str, Any], team_id: int, run_id: int) -> None:
     run = SyncRun.get_by_id(run_id)
     if run.status == "needs_review":
         _safely(config, team_id, f"needs-review:{run_id}", "a sync is waiting for your review",
-                f"A sync stopped before removing anyone and waits for a leader to Confirm removals.\n\n{run.notice or ''}")
+                "A sync stopped before removing anyone and waits for a leader to Confirm removals."
+                f"\n\n{run.notice or ''}")
     settings = SyncSettings.get_or_none(SyncSettings.team == team_id)
     if run.status == "failed" and settings is not None and settings.failure_count == 2:
         _safely(config, team_id, f"failed-twice:{run_id}", "the sync failed twice in a row",

@@ -95,7 +95,8 @@ def issuer_matches_tenant(claims: dict[str, Any], value: str) -> bool:
 def connect(team: Team) -> Response:
     """Send the leader to Microsoft; Reconnect expects the tenant already connected."""
     if not connections.portal_app(current_app.config)[0]:
-        session[OAUTH_MESSAGE] = "Connect Microsoft OAuth is not configured (MS_CLIENT_ID is missing): ask your operator."
+        session[OAUTH_MESSAGE] = ("Connect Microsoft OAuth is not configured (MS_CLIENT_ID is missing): ask your "
+                                  "operator.")
         return redirect(url_for("sync.index", team_id=team.id), code=303)
     connection = connections.connection_of(team.id)
     expect = None

@@ -20,7 +20,8 @@ def led_teams(user: User) -> ModelSelect:
 
 def led_team_or_404(team_id: int) -> Team:
     """The team with this id if the signed-in user leads it, else 404."""
-    return get_object_or_404(Team.select().join(TeamLeader), (Team.id == team_id) & (TeamLeader.user == current_user.id))
+    return get_object_or_404(Team.select().join(TeamLeader),
+                             (Team.id == team_id) & (TeamLeader.user == current_user.id))
 
 
 def leader_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
