@@ -27,7 +27,7 @@ class TeamState:
     failure_count: int
 
 
-def interval_minutes(method: str, oauth_minutes: int, enterprise_minutes: int) -> int:
+def interval_minutes(method: str | None, oauth_minutes: int, enterprise_minutes: int) -> int:
     """How often Auto Sync runs for a connection method."""
     return oauth_minutes if method == OAUTH else enterprise_minutes
 
