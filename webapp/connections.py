@@ -11,8 +11,8 @@ from webapp.certificates import client_certificate
 from webapp.crypto import SecretBox
 from webapp.db import database
 from webapp.microsoft import (AppOnlyTokenProvider, ApplicationNotInTenant, CertificateRefused, ConnectionExpired,
-                              ConsentRequired, DelegatedTokenProvider, ExpiredClientSecret, InvalidClientSecret,
-                              GraphClient, PermissionDenied, TenantNotFound, TokenRejected, Transport)
+                              ConsentRequired, DelegatedTokenProvider, ExpiredClientSecret, GraphClient,
+                              InvalidClientSecret, PermissionDenied, TenantNotFound, TokenRejected, Transport)
 from webapp.microsoft.clients import graph_client
 from webapp.microsoft.tokens import TokenProvider
 from webapp.models import EntraConnection, SyncSettings, TeamCertificate, utcnow

@@ -3,9 +3,8 @@ Graph requests, never the whole group) and the plan for them alone."""
 
 from dataclasses import dataclass, field
 
-from webapp.engine.reconcile import Plan, PlatformUser, SyncRules
-
-from webapp.engine.reconcile import REASON_NOT_FOUND, REASON_NOT_IN_GROUP, RemovalScope, reconcile
+from webapp.engine.reconcile import (REASON_NOT_FOUND, REASON_NOT_IN_GROUP, Plan, PlatformUser, RemovalScope, SyncRules,
+                                     reconcile)
 from webapp.engine.team_side import load_leader_ids, load_matching
 from webapp.microsoft import EntraUser, GraphClient, to_entra_user
 

@@ -1,7 +1,7 @@
 """Loading the team side of a sync in bulk: members, leaders and the other users the group can match."""
 
-from enum import Enum
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from enum import Enum
 from typing import Any, TypeVar
 
 from peewee import SQL, Expression, Field, Select, fn

@@ -5,11 +5,10 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import redis
+import requests
 from redis.exceptions import LockError
 
 from webapp.crypto import SecretBox
-
-import requests
 
 from .errors import SlowToAnswer
 from .graph import GraphClient

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-import requests
 
 from .errors import UnexpectedResponse, parse_json, token_error
 from .http import Transport

@@ -5,9 +5,9 @@ check failed, the credential is about to expire."""
 import logging
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import make_msgid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
