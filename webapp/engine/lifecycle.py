@@ -10,9 +10,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 from redis import Redis
 from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -51,7 +53,7 @@ def job_id_for(run_id: int) -> str:
     return f"sync-run-{run_id}"
 
 
-def _enqueue_lock(redis: Redis, team_id: int):
+def _enqueue_lock(redis: Redis, team_id: int) -> Lock:
     """Held while a run of the team is queued, so two requests (or two schedulers) never queue two."""
     return redis.lock(f"entra-sync:team:{team_id}:enqueue", timeout=ENQUEUE_LOCK_SECONDS,
                       blocking_timeout=ENQUEUE_LOCK_SECONDS)
@@ -268,8 +270,8 @@ def stale_runs(team_id: int, redis: Redis, requeue_within: dt.timedelta | None =
 
     With `requeue_within`, a queued run younger than that whose job Redis lost is not stale: the scheduler queues
     it again (requeue_lost_runs)."""
-    holder = redis.get(team_lock_key(team_id))
-    holder = int(holder) if holder else None
+    value = cast(bytes | None, redis.get(team_lock_key(team_id)))
+    holder = int(value) if value else None
     stale = {}
     just_queued = utcnow() - dt.timedelta(seconds=ENQUEUE_LOCK_SECONDS)
     for run in SyncRun.select().where((SyncRun.team == team_id) & SyncRun.status.in_(ACTIVE)):

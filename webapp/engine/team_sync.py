@@ -9,7 +9,9 @@ changed, and when an incremental plan would need a review.
 import hashlib
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from webapp import membership
 from webapp.engine import delta, person
@@ -17,10 +19,11 @@ from webapp.engine.apply import PlanWriter
 from webapp.engine.lifecycle import HeldRun
 from webapp.engine.read_ahead import ReadAhead
 from webapp.engine.reconcile import (REASON_EMAIL_CHANGE_TAKEN, REASON_EMAIL_TAKEN, REASON_OTHER_TEAM, Plan,
-                                     Reconciler, RemovalScope, SyncRules, digest_lines, fingerprint_line, reconcile)
+                                     PlatformUser, Reconciler, RemovalScope, SyncRules, digest_lines, fingerprint_line,
+                                     reconcile)
 from webapp.engine.team_side import load_leader_ids, load_matching, load_members, load_others, load_outside
-from webapp.engine.tracking import GroupTracker
-from webapp.microsoft import DeltaExpired, GraphClient, MembershipMismatch, PermissionDenied, to_entra_user
+from webapp.engine.tracking import GroupTracker, TrackingState
+from webapp.microsoft import DeltaExpired, EntraUser, GraphClient, MembershipMismatch, PermissionDenied, to_entra_user
 from webapp.models import EntraConnection, SyncOutcome, SyncRun, SyncSettings
 
 MAX_TRACKED_GROUPS = 50  # groups/delta takes at most this many `id eq` filters
@@ -39,19 +42,19 @@ log = logging.getLogger(__name__)
 class SyncNotReady(Exception):
     """The team cannot be synced as it is set up; `message` says what the leader must do."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
 
 
-def selected_ids(settings):
+def selected_ids(settings: SyncSettings) -> frozenset[str] | None:
     """The saved Sync Users selection as a set of Entra ids, or None for All Users."""
     if settings.selected_user_ids is None:
         return None
     return frozenset(json.loads(settings.selected_user_ids))
 
 
-def confirmed_removals(team_id, reviewed_run_id, group_fingerprint):
+def confirmed_removals(team_id: int, reviewed_run_id: int | None, group_fingerprint: str) -> frozenset[int] | None:
     """The user ids a leader confirmed in a needs-review run, if the group is still what was reviewed."""
     if reviewed_run_id is None:
         return None
@@ -64,14 +67,15 @@ def confirmed_removals(team_id, reviewed_run_id, group_fingerprint):
     return frozenset(row[0] for row in query.tuples() if row[0] is not None)
 
 
-def team_rules(team_id, tenant_id, settings, guard, confirmed=None):
+def team_rules(team_id: int, tenant_id: str, settings: SyncSettings, guard: tuple[float, int, int],
+               confirmed: frozenset[int] | None = None) -> SyncRules:
     """The rules a run of the team follows: its saved settings and the deletion guard (percent, minimum, maximum)."""
     return SyncRules(team_id=team_id, tenant_id=tenant_id, selected_ids=selected_ids(settings),
                      allow_deletion=settings.allow_deletion, guard_percent=guard[0], guard_minimum=guard[1],
                      guard_maximum=guard[2], confirmed_removals=confirmed, include_guests=settings.include_guests)
 
 
-def tracking_key(connection, settings, guard):
+def tracking_key(connection: EntraConnection, settings: SyncSettings, guard: tuple[float, int, int]) -> str:
     """A digest of everything a saved tracking state depends on besides the team's members."""
     parts = [connection.method, connection.tenant_id, connection.client_id, str(connection.connected_at),
              settings.group_id, settings.selected_user_ids, settings.allow_deletion, settings.include_guests,
@@ -79,10 +83,11 @@ def tracking_key(connection, settings, guard):
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def rechecked(plan, users_by_id):
+def rechecked(plan: Plan, users_by_id: Mapping[str, EntraUser]) -> list[EntraUser]:
     """The group users of a plan skipped for reasons on the platform's side."""
-    return [users_by_id[outcome.entra_id] for outcome in plan.outcomes
-            if outcome.action == "skipped" and outcome.reason in RECHECKED and outcome.entra_id in users_by_id]
+    skipped = (outcome.entra_id for outcome in plan.outcomes
+               if outcome.action == "skipped" and outcome.reason in RECHECKED)
+    return [users_by_id[entra_id] for entra_id in skipped if entra_id is not None and entra_id in users_by_id]
 
 
 @dataclass
@@ -114,12 +119,14 @@ class GroupRead:
     to look at again. The listing comes from an index that may lag by seconds: with tracking, a listed user the
     directory no longer holds in the group is left out, and `settle` names those who joined meanwhile."""
 
-    def __init__(self, tracking, group_id):
+    def __init__(self, tracking: Tracking | None, group_id: str) -> None:
         self.in_group = tracking.membership.users_in([group_id, *tracking.nested]) if tracking else None
-        self.ids, self.lines, self.rechecked = set(), [], []
+        self.ids: set[str] = set()
+        self.lines: list[str] = []
+        self.rechecked: list[EntraUser] = []
         self.listed = self.gone = 0
 
-    def keep(self, users, joined=False):
+    def keep(self, users: Iterable[EntraUser], joined: bool = False) -> list[EntraUser]:
         """The users of a page that are in the group; counted."""
         kept = []
         for user in users:
@@ -134,7 +141,7 @@ class GroupRead:
                 self.lines.append(fingerprint_line(user))
         return kept
 
-    def settle(self):
+    def settle(self) -> list[str]:
         """The ids of users in the group the listing missed; raises when it listed too many who are not."""
         if self.in_group is None:
             return []
@@ -143,7 +150,7 @@ class GroupRead:
             raise MembershipMismatch(self.listed, self.gone)
         return sorted(self.in_group - self.ids)
 
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         """The digest of the group's users, as `fingerprint` gives it."""
         return digest_lines(self.lines)
 
@@ -156,7 +163,7 @@ class SyncOptions:
     full_pass_seconds: float
 
     @classmethod
-    def from_config(cls, config) -> "SyncOptions":
+    def from_config(cls, config: Mapping[str, Any]) -> "SyncOptions":
         return cls((config["DELETION_GUARD_PERCENT"], config["DELETION_GUARD_MINIMUM"],
                     config["DELETION_GUARD_MAXIMUM"]), config["SYNC_FULL_PASS_HOURS"] * 3600)
 
@@ -175,7 +182,7 @@ class TeamSync:
         self.key = tracking_key(connection, self.settings, self.guard)
         self.members_version = membership.version(self.redis, self.team_id)
 
-    def run(self, reviewed_run_id=None):
+    def run(self, reviewed_run_id: int | None = None) -> tuple[Plan, dict[str, int], str]:
         """Sync the team; returns (plan, counts, mode) with mode "incremental" or "full"."""
         if reviewed_run_id is None:
             result = self.incremental()
@@ -183,7 +190,7 @@ class TeamSync:
                 return (*result, "incremental")
         return (*self.full(reviewed_run_id), "full")
 
-    def one_person(self, entra_id):
+    def one_person(self, entra_id: str) -> tuple[Plan, dict[str, int], str]:
         """Apply the plan for one person of the tenant at once: the same rules and history as a run."""
         self.progress("Reading the person from Microsoft")
         facts = person.read_person(self.graph, self.settings.group_id, entra_id)
@@ -193,13 +200,13 @@ class TeamSync:
         planned = person.plan_person(facts, self.team_id, self.connection.tenant_id, self.rules(), team_size)
         return planned.plan, self.apply(planned.plan), "person"
 
-    def rules(self, confirmed=None):
+    def rules(self, confirmed: frozenset[int] | None = None) -> SyncRules:
         return team_rules(self.team_id, self.connection.tenant_id, self.settings, self.guard, confirmed)
 
-    def writer(self):
+    def writer(self) -> PlanWriter:
         return PlanWriter(self.team_id, self.run_id, self.progress, self.fence)
 
-    def apply(self, plan, writer=None):
+    def apply(self, plan: Plan, writer: PlanWriter | None = None) -> dict[str, int]:
         """Write the plan (the last part of one, when `writer` wrote the others) and move the team's membership
         version on (saved states expect that one step)."""
         if plan.outcomes or plan.updates:
@@ -212,7 +219,7 @@ class TeamSync:
         membership.changed(self.redis, self.team_id)
         return counts
 
-    def full(self, reviewed_run_id):
+    def full(self, reviewed_run_id: int | None) -> tuple[Plan, dict[str, int]]:
         """Every user of the group against the whole team. Each page is planned and written while the next one
         is read; removals are planned only once the read is complete, counted and settled."""
         group_id = self.settings.group_id
@@ -245,7 +252,8 @@ class TeamSync:
                                    sorted(read.ids), holders, read.rechecked)
         return plan, counts
 
-    def write_part(self, reconciler, writer, users, read, outside):
+    def write_part(self, reconciler: Reconciler, writer: PlanWriter, users: list[EntraUser], read: GroupRead,
+                   outside: list[PlatformUser] | None) -> None:
         """Plan and write one part of the group: creates, adds, updates and skips; never a removal."""
         others = load_others(self.team_id, self.connection.tenant_id, users, side=reconciler.side, outside=outside)
         reconciler.read(users, others)
@@ -253,7 +261,7 @@ class TeamSync:
         read.rechecked.extend(rechecked(part, {user.object_id: user for user in users}))
         writer.write(part)
 
-    def start_tracking(self, group_id):
+    def start_tracking(self, group_id: str) -> Tracking | None:
         """Delta links that start now, taken before the group is read so nothing in between is missed, and the
         membership a first groups/delta round lists; None when the group cannot be tracked (too many nested
         groups, or no permission)."""
@@ -273,12 +281,13 @@ class TeamSync:
             log.info("Team %s syncs without delta queries: %s", self.team_id, exc.message)
         return None
 
-    def incremental(self):
+    def incremental(self) -> tuple[Plan, dict[str, int]] | None:
         """Apply what changed since the last run; None when a full pass is needed instead."""
         state = self.tracker.load(self.key, self.members_version)
         # A state without the Sync Group's own direct users (saved by an older version) cannot place leavers.
-        known = state is not None and self.settings.group_id in state.sizes
-        changes = self.read_changes(state) if known else None
+        if state is None or self.settings.group_id not in state.sizes:
+            return None
+        changes = self.read_changes(state)
         if changes is None:
             return None
         SyncRun.update(group_id=self.settings.group_id, graph_requests=self.graph.request_count).where(
@@ -294,7 +303,7 @@ class TeamSync:
                                 changes.moved, recheck, sorted(settled))
         return plan, counts
 
-    def read_changes(self, state):
+    def read_changes(self, state: TrackingState) -> Changes | None:
         """One delta round of users and of the tracked groups, read into who moved and whom to compare;
         None when only a full pass can tell (expired links, nesting changed, too much to look up)."""
         self.progress("Reading the changes from Microsoft")
@@ -327,7 +336,7 @@ class TeamSync:
         evaluated.update(fresh)
         return Changes(users_round.delta_link, groups_round.delta_link, moved, left, reasons, pending, evaluated)
 
-    def plan_changes(self, evaluated, left, reasons):
+    def plan_changes(self, evaluated: dict[str, EntraUser], left: set[str], reasons: dict[str, str]) -> Plan:
         """Plan for the changed users only: the members they can match, and removals limited to those who left."""
         if not evaluated and not left:
             return Plan()

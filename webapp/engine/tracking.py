@@ -7,7 +7,7 @@ settings or before the team changed by another path, the sync makes a full pass 
 import json
 import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -101,7 +101,7 @@ class GroupTracker:
         return {user_id.decode(): EntraUser(*json.loads(value)) for user_id, value in pending.items()}
 
     def save_full(self, key: str, members_version: int, users_link: str, groups_link: str, in_group: Iterable[str],
-                  holders: dict[str, Iterable[str]], pending: Collection[EntraUser]) -> None:
+                  holders: Mapping[str, Iterable[str]], pending: Collection[EntraUser]) -> None:
         """Replace the state after a full pass: the group's user ids, each tracked group's direct user ids."""
         generation = uuid.uuid4().hex[:12]
         sets = {IN_GROUP: set(in_group), **{group_id: set(user_ids) for group_id, user_ids in holders.items()}}
