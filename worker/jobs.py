@@ -65,8 +65,10 @@ def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, per
             lifecycle.fail_run(run_id, ANOTHER_RUN)
             raise SyncFailed(f"Sync run {run_id} of team {team_id}: {ANOTHER_RUN}")
         try:
-            status = _work(held, reviewed_run_id, person_id, config, secret_box) \
-                if lifecycle.begin_run(team_id, run_id) else "not queued"
+            if lifecycle.begin_run(team_id, run_id):
+                status = _work(held, reviewed_run_id, person_id, config, secret_box)
+            else:
+                status = "not queued"
         finally:
             held.release()
         if status == "interrupted":
