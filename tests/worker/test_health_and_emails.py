@@ -122,9 +122,14 @@ def test_a_broken_connection_is_red_with_the_remedy_and_one_email(app, checked_t
     assert len(inbox.messages) == 1, "the same problem is emailed once"
 
 
+def midday_in(days):
+    """Noon of the calendar day `days` from today (UTC), so the count of days left does not depend on the hour."""
+    return dt.datetime.combine(dt.datetime.utcnow().date() + dt.timedelta(days=days), dt.time(12))
+
+
 def test_a_credential_about_to_expire_is_shown_and_emailed_once_per_warning(app, checked_team, client, auth,
                                                                           mail_env, inbox, redis_connection):
-    EntraConnection.update(credential_expires_at=dt.datetime.utcnow() + dt.timedelta(days=10, hours=1)).where(
+    EntraConnection.update(credential_expires_at=midday_in(10)).where(
         EntraConnection.team == checked_team.id).execute()
     scheduler_round(mail_env, redis_connection)
     a_day_later(checked_team)
@@ -134,7 +139,7 @@ def test_a_credential_about_to_expire_is_shown_and_emailed_once_per_warning(app,
     auth.login(f"leader.team{checked_team.id}@example.com")
     assert "The client secret expires in 10 days" in page_of(client, checked_team)
 
-    EntraConnection.update(credential_expires_at=dt.datetime.utcnow() + dt.timedelta(days=6, hours=1)).where(
+    EntraConnection.update(credential_expires_at=midday_in(6)).where(
         EntraConnection.team == checked_team.id).execute()
     a_day_later(checked_team)
     scheduler_round(mail_env, redis_connection)
