@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import ssl
 import tempfile
 import threading
 import time
@@ -30,8 +31,8 @@ expires delta links; POST /_fake/reset restores the initial state. fake_entra/RE
 """
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse options, build the directory and serve until interrupted."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: where to listen, which directory to serve, and how Microsoft-like to be."""
     parser = argparse.ArgumentParser(prog="python -m fake_entra", description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -58,9 +59,15 @@ def main(argv: list[str] | None = None) -> None:
                                           "temporary directory)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the launching process dies")
-    options = parser.parse_args(argv)
-    # Request logging costs time during big listings, so it is opt-in.
-    logging.getLogger("werkzeug").setLevel(logging.INFO if options.verbose else logging.ERROR)
+    return parser
+
+
+def emulator_from(options: argparse.Namespace, parser: argparse.ArgumentParser) -> Emulator:
+    """The directory and behaviour the options ask for; out-of-range options end the program with a usage error."""
+    if not 0 <= options.index_lag <= 3600:
+        parser.error("--index-lag must be between 0 and 3600 seconds")
+    if not (0 <= options.latency <= 60 and 0 <= options.latency_per_object <= 1):
+        parser.error("--latency must be between 0 and 60 seconds, --latency-per-object between 0 and 1")
     generate_args = None
     if options.seed is not None:
         generate_args = {"seed": options.seed, "users": options.users, "groups": options.groups,
@@ -69,20 +76,30 @@ def main(argv: list[str] | None = None) -> None:
     if options.data:
         with open(options.data, encoding="utf-8") as handle:
             data = json.load(handle)
+    return Emulator(generate_args, data, options.index_lag, (options.latency, options.latency_per_object),
+                    options.throttling)
+
+
+def tls_context(options: argparse.Namespace) -> ssl.SSLContext | None:
+    """With --tls, a server context for a certificate signed by a new CA, whose path is printed for clients."""
+    if not options.tls:
+        return None
+    tls_dir = Path(options.tls_dir or tempfile.mkdtemp(prefix="fake-entra-tls-"))
+    hosts = tuple(dict.fromkeys((options.host, "127.0.0.1", "localhost")))
+    print(f"fake_entra CA certificate: {write_certificates(tls_dir, hosts)}", flush=True)
+    return server_context(tls_dir)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse options, build the directory and serve until interrupted."""
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    # Request logging costs time during big listings, so it is opt-in.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if options.verbose else logging.ERROR)
+    emulator = emulator_from(options, parser)
     if options.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    if not 0 <= options.index_lag <= 3600:
-        parser.error("--index-lag must be between 0 and 3600 seconds")
-    if not (0 <= options.latency <= 60 and 0 <= options.latency_per_object <= 1):
-        parser.error("--latency must be between 0 and 60 seconds, --latency-per-object between 0 and 1")
-    emulator = Emulator(generate_args, data, options.index_lag, (options.latency, options.latency_per_object),
-                        options.throttling)
-    context = None
-    if options.tls:
-        tls_dir = Path(options.tls_dir or tempfile.mkdtemp(prefix="fake-entra-tls-"))
-        hosts = tuple(dict.fromkeys((options.host, "127.0.0.1", "localhost")))
-        print(f"fake_entra CA certificate: {write_certificates(tls_dir, hosts)}", flush=True)
-        context = server_context(tls_dir)
+    context = tls_context(options)
     server = serve(emulator, options.host, options.port, context)
     scheme = "https" if context else "http"
     print(f"fake_entra listening on {scheme}://{options.host}:{server.server_port}", flush=True)
