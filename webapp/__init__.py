@@ -42,9 +42,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["secret_box"] = SecretBox(app.config["ENCRYPTION_KEY"])
     app.config["REDIS_URL"] = redis_url(app.config)
     redis_seconds = app.config["REDIS_WEB_TIMEOUT_SECONDS"]
-    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=redis_seconds,
-                                                   socket_connect_timeout=redis_seconds,
-                                                   **settings.redis_options(app.config["REDIS_URL"], app.config))
+    app.extensions["redis"] = settings.redis_client(app.config, socket_timeout=redis_seconds,
+                                                    socket_connect_timeout=redis_seconds)
     app.extensions["microsoft_gate"] = threading.BoundedSemaphore(app.config["MICROSOFT_WEB_CALLS"])
 
     db.init_app(app)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import redis
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +209,12 @@ def redis_options(url: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     if settings["REDIS_SSL_CA_CERTS"]:
         options["ssl_ca_certs"] = settings["REDIS_SSL_CA_CERTS"]
     return options
+
+
+def redis_client(settings: Mapping[str, Any], **timeouts: float) -> redis.Redis:
+    """A client for REDIS_URL with these socket timeouts and the TLS options its URL needs."""
+    url = settings["REDIS_URL"]
+    return redis.Redis.from_url(url, **timeouts, **redis_options(url, settings))
 
 
 def load_or_exit(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -50,8 +50,7 @@ def context() -> tuple[dict, SecretBox, redis_lib.Redis]:
     """Settings, secret box and Redis for a job, from the worker's app."""
     app = worker_app()
     job = get_current_job()
-    redis = job.connection if job else redis_lib.Redis.from_url(
-        app.config["REDIS_URL"], **settings_module.redis_options(app.config["REDIS_URL"], app.config))
+    redis = job.connection if job else settings_module.redis_client(app.config)
     return app.config, app.extensions["secret_box"], redis
 
 

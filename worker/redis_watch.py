@@ -5,9 +5,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import redis
+
+from webapp import config, logs
 
 TROUBLE = (redis.ConnectionError, redis.TimeoutError)
 PING_TIMEOUT_SECONDS = 5
@@ -70,3 +72,13 @@ class RedisWatch:
                 continue
             self.answered()
             return result
+
+
+def entry_point_settings() -> dict[str, Any]:
+    """The worker's and the scheduler's settings, with logging set up; a bad configuration or a missing REDIS_URL
+    ends the process with its message."""
+    settings = config.load_or_exit()
+    logs.setup(settings["LOG_FORMAT"])
+    if not settings["REDIS_URL"]:
+        raise SystemExit("REDIS_URL is not set.")
+    return settings

@@ -21,9 +21,8 @@ from rq.worker import HerokuWorker
 
 import worker.jobs  # imported once here, so every forked work horse starts with it loaded
 from webapp import config as settings_module
-from webapp import logs
 from worker.jobs import SyncFailed
-from worker.redis_watch import TROUBLE, RedisWatch
+from worker.redis_watch import TROUBLE, RedisWatch, entry_point_settings
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +112,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--job-monitoring-interval", type=int, default=30,
                         help="Seconds between the heartbeats of a running job (RQ's default: 30).")
     args = parser.parse_args(argv)
-    config = settings_module.load_or_exit()
-    logs.setup(config["LOG_FORMAT"])
-    url = config["REDIS_URL"]
-    if not url:
-        raise SystemExit("REDIS_URL is not set.")
+    config = entry_point_settings()
     worker.jobs.worker_app()  # built once here too, so every work horse starts with the app made
-    connection = redis.Redis.from_url(url, socket_connect_timeout=5, **settings_module.redis_options(url, config))
+    connection = settings_module.redis_client(config, socket_connect_timeout=5)
     sync_worker = RedisWatch(connection, log).call(SyncWorker, args.queues, connection=connection, name=args.name,
                                                    job_monitoring_interval=args.job_monitoring_interval)
     sync_worker.imminent_shutdown_delay = config["WORKER_GRACE_SECONDS"]

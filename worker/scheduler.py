@@ -10,13 +10,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import redis
 from rq_scheduler import Scheduler
 
 from webapp import config as settings_module
-from webapp import logs
 from webapp.models import utcnow
-from worker.redis_watch import TROUBLE, RedisWatch
+from worker.redis_watch import TROUBLE, RedisWatch, entry_point_settings
 from worker.schedule import PERIODIC_JOBS, PeriodicJob, plan_schedule
 
 SIGNATURE = "periodic_signature"
@@ -101,14 +99,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--burst", action="store_true", help="Enqueue what is due now, then exit.")
     parser.add_argument("--register-only", action="store_true", help="Register the periodic jobs and exit.")
     args = parser.parse_args(argv)
-    config = settings_module.load_or_exit()
-    logs.setup(config["LOG_FORMAT"])
-    url = config["REDIS_URL"]
-    if not url:
-        raise SystemExit("REDIS_URL is not set.")
-    connection = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                      socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                      **settings_module.redis_options(url, config))
+    config = entry_point_settings()
+    connection = settings_module.redis_client(config, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                              socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
     scheduler = SteadyScheduler(queue_name="sync", connection=connection, interval=args.interval)
     if args.register_only:
         cancelled, added = scheduler.watch.call(register, scheduler)

@@ -19,9 +19,8 @@ def options(url, **environ):
 
 
 def client(url, **environ):
-    settings = config.load({**DEV, "REDIS_URL": url, **environ})
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
-                                **config.redis_options(url, settings))
+    return config.redis_client(config.load({**DEV, "REDIS_URL": url, **environ}), socket_timeout=5,
+                               socket_connect_timeout=5)
 
 
 def test_a_plain_url_needs_no_tls_options_and_a_rediss_url_checks_certificates_by_default():
