@@ -159,16 +159,22 @@ def list_groups(call: Call) -> Response:
     return paged(call, build)
 
 
+def entity_response(call: Call, collection: str, item: dict, properties: tuple[str, ...],
+                    default_select: tuple[str, ...]) -> Response:
+    """One object as Graph returns it: its $select'ed properties (or the default ones) under an $entity context."""
+    query = parse_query(call.request, properties)
+    body = {"@odata.context": call.context(collection, query.select) + "/$entity"}
+    body.update(project(item, query.select or default_select))
+    return json_response(body)
+
+
 def get_group(call: Call, group_id: str) -> Response:
     """GET /groups/{id}."""
     call.require(GROUP_READ)
     group = call.tenant.groups.get(group_id)
     if group is None:
         raise not_found(group_id)
-    query = parse_query(call.request, GROUP_PROPERTIES)
-    body = {"@odata.context": call.context("groups", query.select) + "/$entity"}
-    body.update(project(group, query.select or GROUP_PROPERTIES))
-    return json_response(body)
+    return entity_response(call, "groups", group, GROUP_PROPERTIES, GROUP_PROPERTIES)
 
 
 def list_members(call: Call, group_id: str, transitive: bool = False, users_only: bool = False,
@@ -222,10 +228,7 @@ def get_user(call: Call, user_id: str) -> Response:
     user = tenant.users.get(user_id) or tenant.users.get(tenant.by_login.get(user_id.lower(), ""))
     if user is None:
         raise not_found(user_id)
-    query = parse_query(call.request, USER_PROPERTIES)
-    body = {"@odata.context": call.context("users", query.select) + "/$entity"}
-    body.update(project(user, query.select or USER_DEFAULT_SELECT))
-    return json_response(body)
+    return entity_response(call, "users", user, USER_PROPERTIES, USER_DEFAULT_SELECT)
 
 
 def list_member_of(call: Call, user_id: str, groups_only: bool = False) -> Response:
