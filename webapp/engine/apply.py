@@ -15,6 +15,7 @@ from webapp.db import database, is_postgres
 from webapp.engine.reconcile import Change, Join, Outcome, Plan
 from webapp.engine.team_side import chunks
 from webapp.models import SyncOutcome, SyncRun, TeamLeader, User, UserSession, utcnow
+from webapp.search import indexed_in_bulk
 
 CHUNK = 400
 INSERT_CHUNK = 5000  # rows per transaction: fewer commits rewrite far fewer index pages (SQLite WAL)
@@ -145,7 +146,9 @@ class PlanWriter:
             self.fence()
             with database.atomic():
                 entra_ids = [join.entra_id for join in batch]
-                if insert_rows(statement, rows) != len(rows):
+                with indexed_in_bulk():
+                    inserted = insert_rows(statement, rows)
+                if inserted != len(rows):
                     entra_ids = self._inserted(batch, now)
                 self.commit([created[entra_id] for entra_id in entra_ids if entra_id in created],
                             added=len(entra_ids), created=len(entra_ids))
