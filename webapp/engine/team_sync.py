@@ -228,8 +228,8 @@ class TeamSync:
         members = load_members(self.team_id)
         reconciler = Reconciler(members, load_leader_ids(self.team_id), self.rules())
         writer, read, outside = self.writer(), GroupRead(tracking, group_id), load_outside(self.team_id)
-        for page in ReadAhead(self.graph.iter_group_entra_pages(group_id)):
-            users = read.keep(page)
+        for page in ReadAhead(self.graph.iter_group_user_pages(group_id)):
+            users = read.keep(to_entra_user(user) for user in page)
             self.progress(f"Read {read.listed:,} users of the Sync Group")
             self.write_part(reconciler, writer, users, read, outside)
         joined = read.settle()

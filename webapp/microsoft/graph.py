@@ -1,8 +1,7 @@
 """Microsoft Graph v1.0 reads the portal needs: groups, group users, users and delta rounds."""
 
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -96,20 +95,13 @@ class GraphClient:
                          permission=READ_GROUPS, group_id=group_id)
 
     def iter_group_user_pages(self, group_id: str,
-                              fields: tuple[str, ...] = USER_FIELDS) -> Generator[list[dict[str, Any]], None, None]:
+                              fields: tuple[str, ...] = USER_FIELDS) -> Iterator[list[dict[str, Any]]]:
         """Pages of the group's users, nested groups flattened; raises rather than ending early."""
         path = f"/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
         params = {"$select": ",".join(fields), "$top": MAX_PAGE_SIZE, "$count": "true"}
         for body in self._pages(self._url(path, params), permission=READ_GROUP_USERS,
                                 group_id=group_id, eventual=True):
             yield self._users(body, fields)
-
-    def iter_group_entra_pages(self, group_id: str) -> Iterator[list[EntraUser]]:
-        """Pages of the group's users as `EntraUser`s, each built by whoever reads the page (a reader thread,
-        while the sync writes the page before)."""
-        with closing(self.iter_group_user_pages(group_id)) as pages:
-            for page in pages:
-                yield [to_entra_user(user) for user in page]
 
     def fetch_group_users(self, group_id: str) -> list[EntraUser]:
         """Every user of the group as `EntraUser`s: a complete list or an exception."""
