@@ -1,6 +1,7 @@
 """Substring search of users by name or email that stays fast on big teams.
 
-SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained by triggers;
+SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained by triggers (a sync's bulk
+insert adds its rows by one statement instead, see indexed_in_bulk);
 PostgreSQL uses trigram GIN indexes (pg_trgm), which serve ILIKE directly.
 """
 from collections.abc import Iterator
