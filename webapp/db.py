@@ -14,6 +14,9 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
     "busy_timeout": 10000,
     "cache_size": -32000,
+    # A first sync commits one page of users at a time, each commit rewriting over a thousand pages of the users
+    # indexes; a checkpoint every 1,000 pages (the default) copied them all back to the database after each.
+    "wal_autocheckpoint": 10000,
 }
 
 

@@ -1,8 +1,12 @@
 """Substring search of users by name or email that stays fast on big teams.
 
-SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained by triggers;
+SQLite keeps a trigram full-text index (FTS5) beside the users table, maintained by triggers (a sync's bulk
+insert adds its rows by one statement instead, see indexed_in_bulk);
 PostgreSQL uses trigram GIN indexes (pg_trgm), which serve ILIKE directly.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import abort, request
 from peewee import SQL, Expression
 
@@ -12,11 +16,12 @@ from webapp.models import User
 TRIGRAM = 3
 SEARCH_LIMIT = 120
 
+SQLITE_INSERT_TRIGGER = ("CREATE TRIGGER IF NOT EXISTS users_search_insert AFTER INSERT ON users BEGIN "
+                         "INSERT INTO users_search(rowid, name, email) VALUES (new.id, new.name, new.email); END")
 SQLITE_SCHEMA = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS users_search USING fts5("
     "name, email, content='users', content_rowid='id', tokenize='trigram')",
-    "CREATE TRIGGER IF NOT EXISTS users_search_insert AFTER INSERT ON users BEGIN "
-    "INSERT INTO users_search(rowid, name, email) VALUES (new.id, new.name, new.email); END",
+    SQLITE_INSERT_TRIGGER,
     "CREATE TRIGGER IF NOT EXISTS users_search_delete AFTER DELETE ON users BEGIN "
     "INSERT INTO users_search(users_search, rowid, name, email) VALUES ('delete', old.id, old.name, old.email); END",
     "CREATE TRIGGER IF NOT EXISTS users_search_update AFTER UPDATE OF name, email ON users BEGIN "
@@ -45,6 +50,25 @@ def one_search_index() -> None:
     if not is_sqlite():
         for statement in POSTGRES_RETIRED + POSTGRES_SCHEMA:
             database.execute_sql(statement)
+
+
+@contextmanager
+def indexed_in_bulk() -> Iterator[None]:
+    """Inside a transaction: the users inserted in the block join SQLite's search index by one INSERT…SELECT at
+    its end instead of the insert trigger's statement per row (several times faster for thousands of rows). The
+    trigger is dropped and restored inside the caller's transaction, which holds the write lock throughout: no
+    other insert can miss it, and a rollback restores it with everything else. PostgreSQL's index needs nothing."""
+    if not is_sqlite():
+        yield
+        return
+    (last_id,) = database.execute_sql("SELECT coalesce(max(id), 0) FROM users").fetchone()
+    database.execute_sql("DROP TRIGGER IF EXISTS users_search_insert")
+    try:
+        yield
+    finally:  # a new rowid is the largest one plus one (the table has no AUTOINCREMENT)
+        database.execute_sql("INSERT INTO users_search(rowid, name, email) SELECT id, name, email FROM users "
+                             "WHERE id > ?", (last_id,))
+        database.execute_sql(SQLITE_INSERT_TRIGGER)
 
 
 def search_arg(name: str = "q") -> str:

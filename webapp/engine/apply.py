@@ -15,6 +15,7 @@ from webapp.db import database, is_postgres
 from webapp.engine.reconcile import Change, Join, Outcome, Plan
 from webapp.engine.team_side import chunks
 from webapp.models import SyncOutcome, SyncRun, TeamLeader, User, UserSession, utcnow
+from webapp.search import indexed_in_bulk
 
 CHUNK = 400
 INSERT_CHUNK = 5000  # rows per transaction: fewer commits rewrite far fewer index pages (SQLite WAL)
@@ -41,8 +42,9 @@ def _statement(sql: str, fields: Sequence[Field]) -> str:
 
 
 def insert_statement(model: type[Model], fields: Sequence[Field], ignore_conflicts: bool = False) -> str:
-    """The insert of tuples ordered like `fields`, rendered once (every defaulted field listed, so none is added)."""
-    query = model.insert_many([tuple(None for _ in fields)], fields=list(fields))
+    """The insert of tuples ordered like `fields`, rendered once (every defaulted field listed, so none is added);
+    it returns no ids (PostgreSQL's default), only its rowcount."""
+    query = model.insert_many([tuple(None for _ in fields)], fields=list(fields)).returning()
     if ignore_conflicts:
         query = query.on_conflict_ignore()
     sql, params = query.sql()
@@ -85,22 +87,29 @@ class PlanWriter:
                  fence: Callable[[], None] = lambda: None) -> None:
         self.team_id, self.run_id, self.progress, self.fence = team_id, run_id, progress, fence
         self.outcomes = insert_statement(SyncOutcome, OUTCOME_FIELDS)
-        self.counts = dict.fromkeys(("added", "created", "updated", "removed"), 0)
-        self.skipped = dict.fromkeys(("skipped_other_team", "skipped_disabled"), 0)
+        self.counts = dict.fromkeys(("added", "created", "updated", "removed", "skipped_other_team",
+                                     "skipped_disabled"), 0)
         self.planned_creates = self.creates_done = 0
         self.plan = Plan()
         self.by_action: dict[str, dict[int | str | None, Outcome]] = {}
 
     def write(self, plan: Plan) -> None:
-        """Write one plan (or part): notes, creates, adds, updates, removals."""
+        """Write one plan (or part): notes, creates, adds, updates, removals. A part that creates users writes its
+        notes and skip counts in its first transaction: one commit a page of a first sync, not two."""
         self.plan, self.by_action = plan, {}
         for outcome in plan.outcomes:  # the outcomes of changes, by what identifies the change
             if outcome.action in ("updated", "removed"):
                 self.by_action.setdefault(outcome.action, {})[outcome.user_id] = outcome
             elif outcome.action in ("created", "added"):
                 self.by_action.setdefault(outcome.action, {})[outcome.entra_id] = outcome
-        self.notes()
-        self.create()
+        notes = [outcome for outcome in plan.outcomes if outcome.action in ("skipped", "would_remove")]
+        skips = {name: value for name, value in (("skipped_other_team", plan.skipped_other_team),
+                                                 ("skipped_disabled", plan.skipped_disabled)) if value}
+        if plan.creates and len(notes) <= INSERT_CHUNK:
+            self.create(notes, skips)
+        else:
+            self.notes(notes, skips)
+            self.create()
         self.add()
         self.update()
         self.remove()
@@ -108,7 +117,7 @@ class PlanWriter:
     def finish(self) -> dict[str, int]:
         """After the last part: the counts of what was committed (the planner's statistics refreshed)."""
         _refresh_statistics(self.counts["created"])
-        return {**self.counts, **self.skipped}
+        return dict(self.counts)
 
     def commit(self, outcomes: Sequence[Outcome], **counts: int) -> None:
         """Inside a transaction: the outcomes of what it changed and the run's counts moved on."""
@@ -120,18 +129,19 @@ class PlanWriter:
             for name, value in counts.items():
                 self.counts[name] += value
 
-    def notes(self) -> None:
-        """Outcomes that change nothing (skips, removals held for review) and the skip counts."""
-        notes = [outcome for outcome in self.plan.outcomes if outcome.action in ("skipped", "would_remove")]
+    def notes(self, notes: Sequence[Outcome], skips: dict[str, int]) -> None:
+        """Outcomes that change nothing (skips, removals held for review), then the skip counts."""
         for batch in chunks(notes, INSERT_CHUNK):
             self.fence()
             with database.atomic():
                 self.commit(batch)
-        self.skipped["skipped_other_team"] += self.plan.skipped_other_team
-        self.skipped["skipped_disabled"] += self.plan.skipped_disabled
-        SyncRun.update(**self.skipped).where(SyncRun.id == self.run_id).execute()
+        if skips:
+            self.fence()
+            with database.atomic():
+                self.commit((), **skips)
 
-    def create(self) -> None:
+    def create(self, notes: Sequence[Outcome] = (), skips: dict[str, int] | None = None) -> None:
+        """New users, a transaction each INSERT_CHUNK; the first also writes `notes` and `skips` when given."""
         if not self.plan.creates:
             return
         now = utcnow()
@@ -145,10 +155,13 @@ class PlanWriter:
             self.fence()
             with database.atomic():
                 entra_ids = [join.entra_id for join in batch]
-                if insert_rows(statement, rows) != len(rows):
+                with indexed_in_bulk():
+                    inserted = insert_rows(statement, rows)
+                if inserted != len(rows):
                     entra_ids = self._inserted(batch, now)
-                self.commit([created[entra_id] for entra_id in entra_ids if entra_id in created],
-                            added=len(entra_ids), created=len(entra_ids))
+                self.commit([*notes, *(created[entra_id] for entra_id in entra_ids if entra_id in created)],
+                            added=len(entra_ids), created=len(entra_ids), **(skips or {}))
+            notes, skips = (), None
             self.creates_done += len(batch)
             self.progress(f"Created {self.creates_done:,} of {self.planned_creates:,} new users")
 
