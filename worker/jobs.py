@@ -7,6 +7,7 @@ import signal
 
 import redis as redis_lib
 from flask import Flask
+from peewee import fn
 from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import ShutDownImminentException
@@ -18,10 +19,10 @@ from webapp.crypto import SecretBox
 from webapp.db import database
 from webapp.engine import lifecycle
 from webapp.engine.lifecycle import HeldRun, LockLost
-from webapp.engine.schedule import auto_sync_states, due_teams
+from webapp.engine.schedule import TeamState, auto_sync_states, due_teams
 from webapp.engine.team_sync import SyncNotReady, SyncOptions, TeamSync
 from webapp.microsoft import GraphClient, MicrosoftError
-from webapp.models import EntraConnection, SyncRun, utcnow
+from webapp.models import EntraConnection, SyncRun, User, utcnow
 from webapp.notify.events import after_run
 from worker.health import queue_due_checks
 
@@ -176,10 +177,21 @@ def tick() -> list[int]:
         for team_id in stale_teams:
             if lifecycle.reap_stale_runs(team_id, redis):
                 lifecycle.retry_interrupted(team_id, redis)
-        due = due_teams(auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
-                        config["ENTERPRISE_APP_SYNC_MINUTES"])
-        started = [lifecycle.queue_run(team_id, "auto", redis).id for team_id in due
-                   if lifecycle.active_run(team_id) is None]
+        states = auto_sync_states()
+        due = due_teams(states, utcnow(), config["OAUTH_SYNC_MINUTES"], config["ENTERPRISE_APP_SYNC_MINUTES"])
+        started = lifecycle.queue_auto_runs(due, redis, _short_runs(states, due, config["IN_PROCESS_SYNC_MEMBERS"]))
         queue_due_checks(redis, config)
         lifecycle.prune_history()
     return started
+
+
+def _short_runs(states: list[TeamState], due: list[int], most_members: int) -> set[int]:
+    """The due teams whose run is expected short, to be worked without a fork: they have synced before (a later run
+    follows changes) and have at most `most_members` members."""
+    synced = {state.team_id for state in states if state.last_finished_at is not None}
+    candidates = [team_id for team_id in due if team_id in synced]
+    if not candidates or most_members <= 0:
+        return set()
+    sizes = dict(User.select(User.team, fn.COUNT(User.id)).where(User.team.in_(candidates)).group_by(User.team)
+                 .tuples())
+    return {team_id for team_id in candidates if sizes.get(team_id, 0) <= most_members}

@@ -47,15 +47,17 @@ def next_due(state: TeamState, oauth_minutes: int, enterprise_minutes: int) -> d
 
 
 def due_teams(states: Iterable[TeamState], now: dt.datetime, oauth_minutes: int, enterprise_minutes: int) -> list[int]:
-    """Ids of the teams whose automatic sync is due at this tick, skipping those with a run queued or running."""
+    """Ids of the teams whose automatic sync is due at this tick, skipping those with a run queued or running, longest
+    overdue first (never synced before all): when a round is more than the workers do in one interval, the teams
+    left over are first in the next one, so none starves."""
     due = []
     for state in states:
         if state.running:
             continue
         when = next_due(state, oauth_minutes, enterprise_minutes)
         if when is None or now + EARLY >= when:
-            due.append(state.team_id)
-    return due
+            due.append((when is not None, when or now, state.team_id))
+    return [team_id for _, _, team_id in sorted(due)]
 
 
 def auto_sync_states(team_ids: Iterable[int] | None = None) -> list[TeamState]:
