@@ -4,6 +4,7 @@ import datetime as dt
 import functools
 import logging
 import signal
+import time
 
 import redis as redis_lib
 from flask import Flask
@@ -11,6 +12,7 @@ from peewee import fn
 from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import ShutDownImminentException
+from rq.job import Retry
 
 from webapp import config as settings_module
 from webapp import create_app, membership, metrics
@@ -35,6 +37,8 @@ LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long)
 REDIS_LOST = "The sync stopped because the job queue (Redis) could not be reached. It will be tried again."
 HANDED_BACK = ("The worker was restarting and the sync could not finish in time; it stopped and is tried again "
                "within a minute.")
+TENANT_WAIT_SECONDS = 0.1
+TENANT_WAIT_TURNS = 1_000_000  # RQ's count of Retry turns: a run waits its turn however long its tenant is busy
 
 
 class SyncFailed(Exception):
@@ -55,9 +59,11 @@ def context() -> tuple[dict, SecretBox, redis_lib.Redis]:
     return app.config, app.extensions["secret_box"], redis
 
 
-def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, person_id: str | None = None) -> str:
+def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None,
+              person_id: str | None = None) -> str | Retry:
     """Sync one team's members with its Sync Group (or one person of the tenant), at most one run per team at a
-    time."""
+    time and TENANT_SYNC_LIMIT per Entra tenant: a run that finds its tenant's slots taken stays queued and its job
+    goes to the back of the queue (RQ's Retry), without calling Microsoft."""
     config, secret_box, redis = context()
     with database.connection_context():
         held = HeldRun(redis, team_id, run_id, config["SYNC_LOCK_SECONDS"], get_current_job())
@@ -65,8 +71,11 @@ def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, per
             lifecycle.fail_run(run_id, ANOTHER_RUN)
             raise SyncFailed(f"Sync run {run_id} of team {team_id}: {ANOTHER_RUN}")
         try:
-            if lifecycle.begin_run(team_id, run_id):
-                status = _work(held, reviewed_run_id, person_id, config, secret_box)
+            connection = connection_of(team_id)
+            if connection is not None and not held.take_tenant_slot(connection.tenant_id, config["TENANT_SYNC_LIMIT"]):
+                status = "waiting"
+            elif lifecycle.begin_run(team_id, run_id):
+                status = _work(held, connection, reviewed_run_id, person_id, config, secret_box)
             else:
                 status = "not queued"
         finally:
@@ -75,16 +84,18 @@ def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, per
             lifecycle.retry_interrupted(team_id, redis)
     if status in ("failed", "interrupted"):
         raise SyncFailed(f"Sync run {run_id} of team {team_id} {status}")
+    if status == "waiting":
+        time.sleep(TENANT_WAIT_SECONDS)  # when only waiting runs are queued, the workers do not spin on them
+        return Retry(max=TENANT_WAIT_TURNS)
     return status
 
 
-def _work(held: HeldRun, reviewed_run_id: int | None, person_id: str | None, config: dict,
-          secret_box: SecretBox) -> str:
+def _work(held: HeldRun, connection: EntraConnection | None, reviewed_run_id: int | None, person_id: str | None,
+          config: dict, secret_box: SecretBox) -> str:
     """Run the sync and record how it ended, in the leader's words; returns the run's status."""
     team_id, run_id = held.team_id, held.run_id
     ids = {"team_id": team_id, "run_id": run_id}
     log.info("Sync run %s of team %s started", run_id, team_id, extra=ids)
-    connection = connection_of(team_id)
     graph = None
     status, error, mode = "failed", None, None
     try:

@@ -180,6 +180,43 @@ class LockLost(Exception):
     """The team lock expired while the run was still working."""
 
 
+def tenant_slots_key(tenant_id: str) -> str:
+    """The Redis sorted set of the runs working on the tenant: run id scored by when its slot expires (ms)."""
+    return f"entra-sync:tenant:{tenant_id}:running"
+
+
+# Forget the expired slots, then take (or renew) this run's if it holds one or one is free; Redis' clock for all.
+TAKE_SLOT = """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class TenantSlot:
+    """One of the TENANT_SYNC_LIMIT places for a run working on an Entra tenant, across all workers, so one busy
+    tenant's teams do not spend the app's throttling budget for that tenant all at once. A slot expires unless
+    renewed (with the team lock), so a killed worker's slot frees itself."""
+
+    def __init__(self, redis: Redis, tenant_id: str, run_id: int, limit: int, seconds: float) -> None:
+        self.redis, self.key, self.member, self.limit = redis, tenant_slots_key(tenant_id), str(run_id), limit
+        self.milliseconds = int(seconds * 1000)
+        self.script = redis.register_script(TAKE_SLOT)
+
+    def take(self) -> bool:
+        """Take a free slot, or renew the one this run holds; False when every slot is taken."""
+        return bool(self.script(keys=[self.key], args=[self.member, self.limit, self.milliseconds]))
+
+    def release(self) -> None:
+        self.redis.zrem(self.key, self.member)
+
+
 class HeldRun:
     """A run being worked under its team's lock: a heartbeat thread renews the lock (valued with the run id) and the
     run's progress is written where the page shows it, at most twice a second.
@@ -200,6 +237,15 @@ class HeldRun:
         self.thread = threading.Thread(target=self._beat, daemon=True, name=f"lock-team-{team_id}")
         self.written_at = 0.0
         self.pending: str | None = None
+        self.slot: TenantSlot | None = None
+
+    def take_tenant_slot(self, tenant_id: str, limit: int) -> bool:
+        """Take one of the tenant's slots, renewed with the team lock and given back with it; False: none free."""
+        slot = TenantSlot(self.redis, tenant_id, self.run_id, limit, self.seconds)
+        if not slot.take():
+            return False
+        self.slot = slot
+        return True
 
     def acquire(self) -> bool:
         """Take the team lock without waiting (False: another run holds it); start renewing it."""
@@ -216,6 +262,8 @@ class HeldRun:
             asked = self.clock()
             try:
                 self.lock.reacquire()
+                if self.slot is not None:
+                    self.slot.take()
             except LockError:
                 self.lost.set()
                 return
@@ -256,6 +304,8 @@ class HeldRun:
         if self.thread.is_alive():
             self.thread.join()
         try:
+            if self.slot is not None:
+                self.slot.release()
             self.lock.release()
         except (LockError, RedisError):
             log.warning("The team lock of run %s had already expired", self.run_id)
