@@ -15,6 +15,7 @@ from tests.worker.conftest import BIN, ROOT, connect, emails_of, kill_group, run
 from tests.worker.test_sync_job import TRAINING
 from webapp.engine.lifecycle import (ACTIVE, IN_PROCESS, TenantSlot, queue_auto_runs, queue_run, team_lock_key,
                                      tenant_slots_key)
+from webapp.engine.schedule import TeamState, due_teams
 from webapp.models import SyncRun, SyncSettings, utcnow
 from worker.jobs import HANDED_BACK
 
@@ -72,6 +73,18 @@ def test_the_tick_queues_the_longest_overdue_first(app, make_team, redis_connect
     assert [(run.team_id, run.trigger, run.status, run.job_id) for run in runs] == [
         (team.id, "auto", "queued", f"sync-run-{run.id}") for team, run in zip([never, oldest, middle, recent], runs)]
     assert counted_tick(worker_env)["runs"] == [], "a team with a run queued is not queued twice"
+
+
+def test_teams_due_in_the_same_minute_take_turns_by_tenant_after_the_longest_overdue():
+    now = dt.datetime(2026, 11, 27, 12, 0)
+
+    def due(team_id, tenant, minutes_ago=None):
+        finished_at = None if minutes_ago is None else now - dt.timedelta(minutes=minutes_ago)
+        return TeamState(team_id, "oauth", False, finished_at, 0, tenant)
+
+    busy = [due(1, "a", 10), due(2, "a", 9.9), due(3, "a", 9.8)]  # due at 11:55:00, :06 and :12
+    states = [*busy, due(4, "b", 9.7), due(5, "b", 600), due(6, "a")]  # 11:55:18; 10:05; never synced
+    assert due_teams(states, now, 5, 1440) == [6, 5, 1, 4, 2, 3]
 
 
 def test_the_tick_takes_as_many_queries_and_round_trips_for_forty_teams_as_for_four(app, make_team,
