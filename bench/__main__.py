@@ -10,8 +10,9 @@ from pathlib import Path
 import psycopg2
 
 from bench import scenarios
+from bench.auto_round import platform_rounds
 from bench.floors import list_member_ids
-from bench.report import render, write_json
+from bench.report import merged, render, write_json
 from bench.stage import POSTGRES_URL, stage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,13 +61,18 @@ def main():
     parser.add_argument("--auto-teams", type=int, default=AUTO_TEAMS, help="teams in the scheduler round")
     parser.add_argument("--latency", default="off,on", help="the sync scenarios without (off) and/or with (on) "
                                                             "fake_entra's latency model and throttling")
+    parser.add_argument("--platform-teams", type=int, default=0,
+                        help="scenario 7, Auto Sync at platform scale: this many teams (e.g. 2000; 0: skipped)")
+    parser.add_argument("--platform-tenants", type=int, default=20, help="the tenants scenario 7 spreads them over")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of --out of the scenarios this run leaves out, replacing only its own")
     parser.add_argument("--note", default="", help="a line saying how the machine was used meanwhile")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     os.environ["ENTRA_SYNC_ENV"] = "development"  # its processes run on the bench's own keys and services
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
     kinds = args.databases.split(",")
-    users = max(max(sizes), args.auto_teams * AUTO_MEMBERS)
+    users = max(*sizes, args.auto_teams * AUTO_MEMBERS, AUTO_MEMBERS)
     rows = []
 
     def log(message):
@@ -76,8 +82,11 @@ def main():
         run_all(args, sizes, kinds, users, rows, log)
     finally:
         print()
+        meta = machine(args.note)
+        if args.merge:
+            rows, meta = merged(Path(args.out), rows, meta)
         print(render(rows))
-        write_json(Path(args.out), rows, machine(args.note))
+        write_json(Path(args.out), rows, meta)
         print(f"\nWritten to {args.out}")
 
 
@@ -114,12 +123,16 @@ def run_all(args, sizes, kinds, users, rows, log):
         for kind in kinds:
             bench.use_database(kind)
             os.environ.update(bench.environment())
-            for mode in args.latency.split(","):
+            for mode in filter(None, args.latency.split(",")):
                 run_sizes(bench, kind, sizes, groups, rows, log, latency=mode == "on")
             bench.empty_database()
-            log(f"{kind}: scheduler round of {args.auto_teams} teams")
             if auto_groups:
+                log(f"{kind}: scheduler round of {args.auto_teams} teams")
                 rows.extend(scenarios.scheduler_round(bench, kind, auto_groups, AUTO_MEMBERS))
+            if args.platform_teams:
+                bench.empty_database()
+                log(f"{kind}: Auto Sync of {args.platform_teams} teams over {args.platform_tenants} tenants")
+                rows.extend(platform_rounds(bench, kind, args.platform_teams, args.platform_tenants, log))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from webapp.models import ALL_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_DATABASE = os.environ.get("BENCH_POSTGRES_DATABASE", "entra_bench")  # dropped and made anew by each run
 
 
 class Stage:
@@ -39,7 +40,7 @@ class Stage:
                     ENCRYPTION_KEY=self.encryption_key, ENTRA_AUTHORITY_URL=self.fake.authority_url,
                     GRAPH_API_URL=self.fake.graph_url, SECRET_KEY="bench", PYTHONPATH=str(ROOT))
 
-    def use_database(self, kind, postgres_name="entra_bench"):
+    def use_database(self, kind, postgres_name=POSTGRES_DATABASE):
         """Bind an empty database of this kind and build the app on it."""
         self.database_url = (f"sqlite:///{self.workdir / 'bench.sqlite3'}" if kind == "sqlite"
                              else postgres_database(postgres_name))

@@ -111,6 +111,8 @@ def _sync_settings(read: Reader) -> dict[str, Any]:
         "DELETION_GUARD_MINIMUM": read.number("DELETION_GUARD_MINIMUM", "25"),
         "DELETION_GUARD_MAXIMUM": read.number("DELETION_GUARD_MAXIMUM", "500"),
         "SYNC_LOCK_SECONDS": read.number("SYNC_LOCK_SECONDS", "30", minimum=1),
+        "IN_PROCESS_SYNC_MEMBERS": read.number("IN_PROCESS_SYNC_MEMBERS", "5000"),
+        "TENANT_SYNC_LIMIT": read.number("TENANT_SYNC_LIMIT", "2", minimum=1),
         "SYNC_FULL_PASS_HOURS": read.number("SYNC_FULL_PASS_HOURS", "24", float),
         "MEMBERS_PER_PAGE": read.number("MEMBERS_PER_PAGE", "50", minimum=1),
         "SYNC_USERS_PER_PAGE": read.number("SYNC_USERS_PER_PAGE", "50", minimum=1),

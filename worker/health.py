@@ -23,11 +23,13 @@ def queue_due_checks(redis: redis.Redis, config: Mapping[str, Any], now: dt.date
     before = now - dt.timedelta(minutes=config["HEALTH_CHECK_MINUTES"])
     due = [row_id for (row_id,) in EntraConnection.select(EntraConnection.id).where(
         EntraConnection.health_checked_at.is_null() | (EntraConnection.health_checked_at <= before)).tuples()]
-    for connection_id in due:
-        # Marked when queued, so the next minute's tick does not queue it again.
-        EntraConnection.update(health_checked_at=now).where(EntraConnection.id == connection_id).execute()
-        Queue(QUEUE, connection=redis).enqueue("worker.health.check_connection", connection_id, job_timeout=120,
-                                               result_ttl=3600)
+    if not due:
+        return due
+    # Marked when queued, so the next minute's tick does not queue it again; one query and one pipeline for all.
+    EntraConnection.update(health_checked_at=now).where(EntraConnection.id.in_(due)).execute()
+    Queue(QUEUE, connection=redis).enqueue_many([Queue.prepare_data("worker.health.check_connection", (connection_id,),
+                                                                    timeout=120, result_ttl=3600)
+                                                 for connection_id in due])
     return due
 
 

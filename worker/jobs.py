@@ -4,12 +4,15 @@ import datetime as dt
 import functools
 import logging
 import signal
+import time
 
 import redis as redis_lib
 from flask import Flask
+from peewee import fn
 from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import ShutDownImminentException
+from rq.job import Retry
 
 from webapp import config as settings_module
 from webapp import create_app, membership, metrics
@@ -18,10 +21,10 @@ from webapp.crypto import SecretBox
 from webapp.db import database
 from webapp.engine import lifecycle
 from webapp.engine.lifecycle import HeldRun, LockLost
-from webapp.engine.schedule import auto_sync_states, due_teams
+from webapp.engine.schedule import TeamState, auto_sync_states, due_teams
 from webapp.engine.team_sync import SyncNotReady, SyncOptions, TeamSync
 from webapp.microsoft import GraphClient, MicrosoftError
-from webapp.models import EntraConnection, SyncRun, utcnow
+from webapp.models import EntraConnection, SyncRun, User, utcnow
 from webapp.notify.events import after_run
 from worker.health import queue_due_checks
 
@@ -34,6 +37,8 @@ LOCK_LOST = "The sync lost its hold on the team (Redis was unreachable too long)
 REDIS_LOST = "The sync stopped because the job queue (Redis) could not be reached. It will be tried again."
 HANDED_BACK = ("The worker was restarting and the sync could not finish in time; it stopped and is tried again "
                "within a minute.")
+TENANT_WAIT_SECONDS = 0.1
+TENANT_WAIT_TURNS = 1_000_000  # RQ's count of Retry turns: a run waits its turn however long its tenant is busy
 
 
 class SyncFailed(Exception):
@@ -54,9 +59,11 @@ def context() -> tuple[dict, SecretBox, redis_lib.Redis]:
     return app.config, app.extensions["secret_box"], redis
 
 
-def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, person_id: str | None = None) -> str:
+def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None,
+              person_id: str | None = None) -> str | Retry:
     """Sync one team's members with its Sync Group (or one person of the tenant), at most one run per team at a
-    time."""
+    time and TENANT_SYNC_LIMIT per Entra tenant: a run that finds its tenant's slots taken stays queued and its job
+    goes to the back of the queue (RQ's Retry), without calling Microsoft."""
     config, secret_box, redis = context()
     with database.connection_context():
         held = HeldRun(redis, team_id, run_id, config["SYNC_LOCK_SECONDS"], get_current_job())
@@ -64,8 +71,11 @@ def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, per
             lifecycle.fail_run(run_id, ANOTHER_RUN)
             raise SyncFailed(f"Sync run {run_id} of team {team_id}: {ANOTHER_RUN}")
         try:
-            if lifecycle.begin_run(team_id, run_id):
-                status = _work(held, reviewed_run_id, person_id, config, secret_box)
+            connection = connection_of(team_id)
+            if connection is not None and not held.take_tenant_slot(connection.tenant_id, config["TENANT_SYNC_LIMIT"]):
+                status = "waiting"
+            elif lifecycle.begin_run(team_id, run_id):
+                status = _work(held, connection, reviewed_run_id, person_id, config, secret_box)
             else:
                 status = "not queued"
         finally:
@@ -74,16 +84,18 @@ def sync_team(team_id: int, run_id: int, reviewed_run_id: int | None = None, per
             lifecycle.retry_interrupted(team_id, redis)
     if status in ("failed", "interrupted"):
         raise SyncFailed(f"Sync run {run_id} of team {team_id} {status}")
+    if status == "waiting":
+        time.sleep(TENANT_WAIT_SECONDS)  # when only waiting runs are queued, the workers do not spin on them
+        return Retry(max=TENANT_WAIT_TURNS)
     return status
 
 
-def _work(held: HeldRun, reviewed_run_id: int | None, person_id: str | None, config: dict,
-          secret_box: SecretBox) -> str:
+def _work(held: HeldRun, connection: EntraConnection | None, reviewed_run_id: int | None, person_id: str | None,
+          config: dict, secret_box: SecretBox) -> str:
     """Run the sync and record how it ended, in the leader's words; returns the run's status."""
     team_id, run_id = held.team_id, held.run_id
     ids = {"team_id": team_id, "run_id": run_id}
     log.info("Sync run %s of team %s started", run_id, team_id, extra=ids)
-    connection = connection_of(team_id)
     graph = None
     status, error, mode = "failed", None, None
     try:
@@ -176,10 +188,21 @@ def tick() -> list[int]:
         for team_id in stale_teams:
             if lifecycle.reap_stale_runs(team_id, redis):
                 lifecycle.retry_interrupted(team_id, redis)
-        due = due_teams(auto_sync_states(), utcnow(), config["OAUTH_SYNC_MINUTES"],
-                        config["ENTERPRISE_APP_SYNC_MINUTES"])
-        started = [lifecycle.queue_run(team_id, "auto", redis).id for team_id in due
-                   if lifecycle.active_run(team_id) is None]
+        states = auto_sync_states()
+        due = due_teams(states, utcnow(), config["OAUTH_SYNC_MINUTES"], config["ENTERPRISE_APP_SYNC_MINUTES"])
+        started = lifecycle.queue_auto_runs(due, redis, _short_runs(states, due, config["IN_PROCESS_SYNC_MEMBERS"]))
         queue_due_checks(redis, config)
         lifecycle.prune_history()
     return started
+
+
+def _short_runs(states: list[TeamState], due: list[int], most_members: int) -> set[int]:
+    """The due teams whose run is expected short, to be worked without a fork: they have synced before (a later run
+    follows changes) and have at most `most_members` members."""
+    synced = {state.team_id for state in states if state.last_finished_at is not None}
+    candidates = [team_id for team_id in due if team_id in synced]
+    if not candidates or most_members <= 0:
+        return set()
+    sizes = dict(User.select(User.team, fn.COUNT(User.id)).where(User.team.in_(candidates)).group_by(User.team)
+                 .tuples())
+    return {team_id for team_id in candidates if sizes.get(team_id, 0) <= most_members}

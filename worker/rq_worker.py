@@ -7,9 +7,13 @@ queues are empty.
 On SIGTERM (a dyno platform sends it to every process of a dyno on a restart or deploy, then SIGKILL 30 s later) it
 takes no new job and lets the running sync finish for up to WORKER_GRACE_SECONDS; a sync still running then stops,
 is recorded as interrupted and is queued again as a retry run.
+
+A short Auto Sync run (its job flagged in_process when queued) is worked in the worker's own process, as RQ's
+SimpleWorker does, without the fork that would cost most of its time; every other job keeps the fork's isolation.
 """
 import argparse
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,10 +21,11 @@ import redis
 from redis.client import PubSub, PubSubWorkerThread
 from rq.job import Job
 from rq.queue import Queue
-from rq.worker import HerokuWorker
+from rq.worker import HerokuWorker, WorkerStatus
 
 import worker.jobs  # imported once here, so every forked work horse starts with it loaded
 from webapp import config as settings_module
+from webapp.engine.lifecycle import IN_PROCESS, IN_PROCESS_TIMEOUT
 from worker.jobs import SyncFailed
 from worker.redis_watch import TROUBLE, RedisWatch, entry_point_settings
 
@@ -34,6 +39,8 @@ class SyncWorker(HerokuWorker):
     RQ's HerokuWorker gives the shutdown its shape: the work horse ignores SIGTERM; the worker, on SIGTERM, stops
     taking jobs and sends the horse SIGRTMIN, which raises ShutDownImminentException in the job
     `imminent_shutdown_delay` seconds (WORKER_GRACE_SECONDS) later unless it ended first."""
+
+    in_process_job: Job | None = None  # the job running in this process, not in a work horse
 
     @property
     def redis_watch(self) -> RedisWatch:
@@ -80,14 +87,44 @@ class SyncWorker(HerokuWorker):
         return self._while_a_job_runs(super().set_current_job_working_time, current_job_working_time)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Run the job; Redis lost while it ran leaves RQ's record of it unfinished, but not the run: the database
-        has what the sync did, and the scheduler fails a run whose worker stopped. Then wait for Redis."""
+        """Run the job (in this process when it is flagged so, else in a forked work horse); Redis lost while it ran
+        leaves RQ's record of it unfinished, but not the run: the database has what the sync did, and the scheduler
+        fails a run whose worker stopped. Then wait for Redis."""
         try:
+            if job.meta.get(IN_PROCESS):
+                return self._execute_in_process(job, queue)
             return super().execute_job(job, queue)
         except TROUBLE as error:
             self.redis_watch.failed(error)
             log.warning("Job %s ended while Redis was unreachable; its run records the outcome", job.id)
             self.redis_watch.wait()
+
+    def _execute_in_process(self, job: Job, queue: Queue) -> None:
+        """SimpleWorker's way: RQ's perform_job records a job that raises as failed and returns, and its death
+        penalty (SIGALRM, in this main thread) still ends one that outlives its timeout."""
+        self.in_process_job = job
+        try:
+            self.prepare_execution(job)
+            self.perform_job(job, queue)
+        finally:
+            self.in_process_job = None
+        self.set_state(WorkerStatus.IDLE)
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        """No monitoring loop renews the worker's heartbeat while a job runs in-process: it lasts the job's timeout."""
+        if job.meta.get(IN_PROCESS):
+            return int(job.timeout or IN_PROCESS_TIMEOUT) + 60
+        return super().get_heartbeat_ttl(job)
+
+    def handle_warm_shutdown_request(self) -> None:
+        """On SIGTERM during an in-process job, do what the work horse does on SIGRTMIN: raise
+        ShutDownImminentException in the job WORKER_GRACE_SECONDS later unless it ended first."""
+        if self.in_process_job is None:
+            return super().handle_warm_shutdown_request()
+        log.warning("Shutting down: the running sync has %s s to finish", self.imminent_shutdown_delay)
+        signal.signal(signal.SIGALRM, self.request_force_stop_sigrtmin)
+        signal.alarm(max(1, self.imminent_shutdown_delay))
+        return None
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         """A failed sync was recorded and logged by the job: one line here, not a traceback."""

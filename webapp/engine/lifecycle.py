@@ -9,15 +9,18 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Collection
 from typing import cast
 
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
+from peewee import Value
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
 
 from webapp.db import database
 from webapp.engine.schedule import interval_minutes, next_sync_after
@@ -27,6 +30,8 @@ QUEUE = "sync"
 JOB = "worker.jobs.sync_team"  # the job's name is kept in Redis with each queued job: renaming it loses those
 ACTIVE = ("queued", "running")
 JOB_TIMEOUT = 3 * 3600
+IN_PROCESS = "in_process"  # a job's meta flag: the worker runs it in its own process, without forking
+IN_PROCESS_TIMEOUT = 15 * 60
 ENQUEUE_LOCK_SECONDS = 30
 WORKER_STOPPED = ("The worker stopped before the sync finished (a restart, a deploy or a crash); it is tried again "
                   "within two minutes.")
@@ -53,10 +58,16 @@ def job_id_for(run_id: int) -> str:
     return f"sync-run-{run_id}"
 
 
+def _enqueue_lock_key(team_id: int) -> str:
+    return f"entra-sync:team:{team_id}:enqueue"
+
+
 def _enqueue_lock(redis: Redis, team_id: int) -> Lock:
     """Held while a run of the team is queued, so two requests (or two schedulers) never queue two."""
-    return redis.lock(f"entra-sync:team:{team_id}:enqueue", timeout=ENQUEUE_LOCK_SECONDS,
-                      blocking_timeout=ENQUEUE_LOCK_SECONDS)
+    return redis.lock(_enqueue_lock_key(team_id), timeout=ENQUEUE_LOCK_SECONDS, blocking_timeout=ENQUEUE_LOCK_SECONDS)
+
+
+RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 # Queued
@@ -92,17 +103,118 @@ def queue_run(team_id: int, trigger: str, redis: Redis, reviewed_run_id: int | N
     return run
 
 
+def _job_data(team_id: int, run_id: int, reviewed_run_id: int | None, person_id: str | None = None,
+              in_process: bool = False) -> EnqueueData:
+    """The RQ job of a run; `in_process` for a short one the worker runs without forking (and a shorter timeout)."""
+    args = (team_id, run_id, reviewed_run_id) + ((person_id,) if person_id else ())
+    return Queue.prepare_data(JOB, args, timeout=IN_PROCESS_TIMEOUT if in_process else JOB_TIMEOUT, result_ttl=3600,
+                              failure_ttl=7 * 24 * 3600, description=f"sync team {team_id} (run {run_id})",
+                              job_id=job_id_for(run_id), meta={IN_PROCESS: True} if in_process else None)
+
+
 def _enqueue(redis: Redis, run: SyncRun, reviewed_run_id: int | None, person_id: str | None = None) -> None:
-    args = (run.team_id, run.id, reviewed_run_id) + ((person_id,) if person_id else ())
-    Queue(QUEUE, connection=redis).enqueue(
-        JOB, *args, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
-        result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"sync team {run.team_id} (run {run.id})")
+    Queue(QUEUE, connection=redis).enqueue_many([_job_data(run.team_id, run.id, reviewed_run_id, person_id)])
+
+
+def queue_auto_runs(team_ids: list[int], redis: Redis, in_process: Collection[int] = ()) -> list[int]:
+    """Queue an "auto" run of each team, in this order, with a few queries and one Redis pipeline whatever their
+    number; returns the run ids. A team with a run queued or running, or being queued right now by someone else,
+    is left out. The runs of teams in `in_process` are worked without a fork."""
+    token = uuid.uuid4().hex
+    locked = _take_enqueue_locks(redis, team_ids, token)
+    try:
+        busy = {row[0] for row in SyncRun.select(SyncRun.team).where(
+            SyncRun.team.in_(locked) & SyncRun.status.in_(ACTIVE)).tuples()} if locked else set()
+        teams = [team_id for team_id in locked if team_id not in busy]
+        runs = _create_auto_runs(teams)
+        try:
+            Queue(QUEUE, connection=redis).enqueue_many(
+                [_job_data(team_id, run_id, None, in_process=team_id in in_process) for team_id, run_id in runs])
+        except Exception:
+            for _, run_id in runs:
+                fail_run(run_id, JOB_LOST)
+            raise
+    finally:
+        _release_enqueue_locks(redis, locked, token)
+    log.info("Queued %s automatic sync runs", len(runs))
+    return [run_id for _, run_id in runs]
+
+
+def _take_enqueue_locks(redis: Redis, team_ids: list[int], token: str) -> list[int]:
+    """Take the enqueue locks of the teams in one round trip; returns the teams whose lock this took, in order."""
+    pipe = redis.pipeline(transaction=False)
+    for team_id in team_ids:
+        pipe.set(_enqueue_lock_key(team_id), token, nx=True, px=ENQUEUE_LOCK_SECONDS * 1000)
+    return [team_id for team_id, taken in zip(team_ids, pipe.execute()) if taken]
+
+
+def _release_enqueue_locks(redis: Redis, team_ids: list[int], token: str) -> None:
+    """Give back the enqueue locks this took (a lock that expired and was taken by another is left alone)."""
+    release = redis.register_script(RELEASE_IF_OURS)
+    pipe = redis.pipeline(transaction=False)
+    for team_id in team_ids:
+        release(keys=[_enqueue_lock_key(team_id)], args=[token], client=pipe)
+    pipe.execute()
+
+
+def _create_auto_runs(team_ids: list[int]) -> list[tuple[int, int]]:
+    """Create the teams' queued "auto" runs in one transaction; returns (team id, run id) in the teams' order."""
+    if not team_ids:
+        return []
+    groups = dict(SyncSettings.select(SyncSettings.team, SyncSettings.group_id).where(
+        SyncSettings.team.in_(team_ids)).tuples())
+    now = utcnow()
+    with database.atomic():
+        created = SyncRun.insert_many(
+            [{"team": team_id, "trigger": "auto", "status": "queued", "group_id": groups.get(team_id),
+              "created_at": now} for team_id in team_ids]).returning(SyncRun.id, SyncRun.team).tuples().execute()
+        runs = sorted(((team_id, run_id) for run_id, team_id in created), key=lambda pair: pair[1])
+        SyncRun.update(job_id=Value("sync-run-").concat(SyncRun.id.cast("TEXT"))).where(
+            SyncRun.id.in_([run_id for _, run_id in runs])).execute()
+    return runs
 
 
 # Running
 
 class LockLost(Exception):
     """The team lock expired while the run was still working."""
+
+
+def tenant_slots_key(tenant_id: str) -> str:
+    """The Redis sorted set of the runs working on the tenant: run id scored by when its slot expires (ms)."""
+    return f"entra-sync:tenant:{tenant_id}:running"
+
+
+# Forget the expired slots, then take (or renew) this run's if it holds one or one is free; Redis' clock for all.
+TAKE_SLOT = """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class TenantSlot:
+    """One of the TENANT_SYNC_LIMIT places for a run working on an Entra tenant, across all workers, so one busy
+    tenant's teams do not spend the app's throttling budget for that tenant all at once. A slot expires unless
+    renewed (with the team lock), so a killed worker's slot frees itself."""
+
+    def __init__(self, redis: Redis, tenant_id: str, run_id: int, limit: int, seconds: float) -> None:
+        self.redis, self.key, self.member, self.limit = redis, tenant_slots_key(tenant_id), str(run_id), limit
+        self.milliseconds = int(seconds * 1000)
+        self.script = redis.register_script(TAKE_SLOT)
+
+    def take(self) -> bool:
+        """Take a free slot, or renew the one this run holds; False when every slot is taken."""
+        return bool(self.script(keys=[self.key], args=[self.member, self.limit, self.milliseconds]))
+
+    def release(self) -> None:
+        self.redis.zrem(self.key, self.member)
 
 
 class HeldRun:
@@ -125,6 +237,15 @@ class HeldRun:
         self.thread = threading.Thread(target=self._beat, daemon=True, name=f"lock-team-{team_id}")
         self.written_at = 0.0
         self.pending: str | None = None
+        self.slot: TenantSlot | None = None
+
+    def take_tenant_slot(self, tenant_id: str, limit: int) -> bool:
+        """Take one of the tenant's slots, renewed with the team lock and given back with it; False: none free."""
+        slot = TenantSlot(self.redis, tenant_id, self.run_id, limit, self.seconds)
+        if not slot.take():
+            return False
+        self.slot = slot
+        return True
 
     def acquire(self) -> bool:
         """Take the team lock without waiting (False: another run holds it); start renewing it."""
@@ -141,6 +262,8 @@ class HeldRun:
             asked = self.clock()
             try:
                 self.lock.reacquire()
+                if self.slot is not None:
+                    self.slot.take()
             except LockError:
                 self.lost.set()
                 return
@@ -181,6 +304,8 @@ class HeldRun:
         if self.thread.is_alive():
             self.thread.join()
         try:
+            if self.slot is not None:
+                self.slot.release()
             self.lock.release()
         except (LockError, RedisError):
             log.warning("The team lock of run %s had already expired", self.run_id)

@@ -2,6 +2,7 @@
 shared by the scheduler's tick and the `flask status` command."""
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ class TeamState:
     running: bool
     last_finished_at: dt.datetime | None
     failure_count: int
+    tenant_id: str = ""
 
 
 def interval_minutes(method: str | None, oauth_minutes: int, enterprise_minutes: int) -> int:
@@ -47,21 +49,39 @@ def next_due(state: TeamState, oauth_minutes: int, enterprise_minutes: int) -> d
 
 
 def due_teams(states: Iterable[TeamState], now: dt.datetime, oauth_minutes: int, enterprise_minutes: int) -> list[int]:
-    """Ids of the teams whose automatic sync is due at this tick, skipping those with a run queued or running."""
+    """Ids of the teams whose automatic sync is due at this tick, skipping those with a run queued or running, in a
+    fair order (see fair_order)."""
     due = []
     for state in states:
         if state.running:
             continue
         when = next_due(state, oauth_minutes, enterprise_minutes)
         if when is None or now + EARLY >= when:
-            due.append(state.team_id)
-    return due
+            due.append((when, state.tenant_id, state.team_id))
+    return fair_order(due)
+
+
+def fair_order(due: list[tuple[dt.datetime | None, str, int]]) -> list[int]:
+    """Team ids of (due time, tenant, team) longest overdue first, the never synced before all: when a round is more
+    than the workers do in one interval, the teams left over are first in the next one, so none starves. Among the
+    teams that fell due in the same minute the tenants take turns, so a round does not start with one tenant's
+    teams, which would wait for each other (TENANT_SYNC_LIMIT) while the workers could sync other tenants'."""
+    earliest = dt.datetime.min
+    turns: Counter = Counter()
+    keyed = []
+    for when, tenant, team_id in sorted(due, key=lambda item: (item[0] is not None, item[0] or earliest, item[2])):
+        minute = when.replace(second=0, microsecond=0) if when is not None else None
+        turn = turns[(minute, tenant)]
+        turns[(minute, tenant)] += 1
+        keyed.append(((minute is not None, minute or earliest, turn, when or earliest, team_id), team_id))
+    return [team_id for _, team_id in sorted(keyed)]
 
 
 def auto_sync_states(team_ids: Iterable[int] | None = None) -> list[TeamState]:
     """The teams with Auto Sync on, a Sync Group and a connection (or those of `team_ids` among them), in three
     queries. A run its worker interrupted is not a finish: the retry's end is."""
-    rows = (SyncSettings.select(SyncSettings.team, EntraConnection.method, SyncSettings.failure_count)
+    rows = (SyncSettings.select(SyncSettings.team, EntraConnection.method, SyncSettings.failure_count,
+                                EntraConnection.tenant_id)
             .join(EntraConnection, on=(EntraConnection.team == SyncSettings.team))
             .where(SyncSettings.auto_sync & SyncSettings.group_id.is_null(False)))
     if team_ids is not None:
@@ -74,5 +94,5 @@ def auto_sync_states(team_ids: Iterable[int] | None = None) -> list[TeamState]:
                     .where(SyncRun.team.in_(ids) & ~SyncRun.interrupted).group_by(SyncRun.team).tuples())
     running = {row[0] for row in SyncRun.select(SyncRun.team).where(
         SyncRun.team.in_(ids) & SyncRun.status.in_(("queued", "running"))).tuples()}
-    return [TeamState(team_id, method, team_id in running, finished.get(team_id), failures)
-            for team_id, method, failures in found]
+    return [TeamState(team_id, method, team_id in running, finished.get(team_id), failures, tenant_id)
+            for team_id, method, failures, tenant_id in found]
